@@ -1,0 +1,35 @@
+"""Settings, all from CHAINMATCH_* environment variables."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as CHAINMATCH_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="CHAINMATCH_", env_file=None, extra="ignore")
+
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'chainmatch.db'}"
+    # Load the demo data set on `make run` (0 to skip).
+    demo: bool = True
+    data_dir: Path = PROJECT_ROOT / "data"
+    # Taxonomy version used when a request names none.
+    taxonomy_version: str = "sd-2022"
+    # Largest page a list endpoint returns.
+    max_page_size: int = 200
+    # Largest accepted bulk request (rows).
+    max_bulk_rows: int = 10_000
+    # Largest accepted request body in bytes.
+    max_body_bytes: int = 50 * 1024 * 1024
+    log_level: str = "info"
+    sql_echo: bool = False
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings read once per process."""
+    return Settings()

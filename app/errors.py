@@ -1,0 +1,188 @@
+"""Domain errors and their HTTP form: field-level, bilingual, never a 500 for user input."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+# Chinese wording of pydantic's error types; the English comes from pydantic itself.
+_ZH_BY_TYPE = {
+    "missing": "必填字段缺失",
+    "string_type": "应为字符串",
+    "string_too_short": "内容过短或为空",
+    "string_too_long": "内容过长",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为布尔值",
+    "bool_parsing": "应为布尔值(true/false)",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "date_type": "应为日期(YYYY-MM-DD)",
+    "date_parsing": "日期格式应为 YYYY-MM-DD",
+    "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
+    "greater_than": "数值过小",
+    "greater_than_equal": "数值过小",
+    "less_than": "数值过大",
+    "less_than_equal": "数值过大",
+    "too_short": "条目过少",
+    "too_long": "条目过多",
+    "extra_forbidden": "不支持的字段",
+    "json_invalid": "JSON 格式错误",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "value_error": "取值无效",
+    "url_parsing": "网址格式错误",
+    "union_tag_invalid": "类型无效",
+}
+
+
+@dataclass
+class FieldError:
+    """One problem with one input field."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+    msg_zh: str
+    type: str = "value_error"
+    row: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form used in 422 bodies."""
+        out: dict[str, Any] = {
+            "type": self.type,
+            "loc": list(self.loc),
+            "field": ".".join(str(p) for p in self.loc if p != "body"),
+            "msg": self.msg,
+            "msg_zh": self.msg_zh,
+        }
+        if self.row is not None:
+            out["row"] = self.row
+        return out
+
+
+class DomainError(Exception):
+    """Base of errors the service layer raises for the HTTP layer to map."""
+
+    status_code = 400
+    code = "error"
+
+    def __init__(self, message: str, message_zh: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.message_zh = message_zh or message
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        """JSON body of the error response."""
+        return {
+            "error": self.code,
+            "message": self.message,
+            "message_zh": self.message_zh,
+            "detail": f"{self.message_zh} / {self.message}",
+            **self.extra,
+        }
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+@dataclass
+class InvalidInput(Exception):
+    """Input that passed the schema but not the rules that need the database."""
+
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def split_message(message: str) -> tuple[str, str]:
+    """Split our bilingual 'zh / en' validator messages into (en, zh)."""
+    message = message.removeprefix("Value error, ")
+    if " / " in message:
+        zh, en = message.split(" / ", 1)
+        return en, zh
+    return message, message
+
+
+def field_errors_from_pydantic(
+    errors: list[dict[str, Any]], prefix: tuple[str | int, ...] = (), row: int | None = None
+) -> list[FieldError]:
+    """Turn pydantic error dicts into FieldErrors with Chinese text."""
+    out = []
+    for err in errors:
+        kind = err.get("type", "value_error")
+        loc = tuple(prefix) + tuple(err.get("loc", ()))
+        if kind == "value_error":
+            msg, zh = split_message(str(err.get("msg", "")))
+        else:
+            msg = str(err.get("msg", ""))
+            zh = _ZH_BY_TYPE.get(kind, "取值无效")
+            ctx = err.get("ctx") or {}
+            limit = next(
+                (ctx[k] for k in ("max_length", "min_length", "gt", "ge", "lt", "le") if k in ctx),
+                None,
+            )
+            if limit is not None:
+                zh = f"{zh}（限制：{limit}）"
+        out.append(FieldError(loc=loc, msg=msg, msg_zh=zh, type=kind, row=row))
+    return out
+
+
+def _validation_response(errors: list[FieldError]) -> JSONResponse:
+    return JSONResponse(
+        status_code=422,
+        content={
+            "error": "validation_error",
+            "message": f"Invalid input: {len(errors)} problem(s)",
+            "message_zh": f"输入有误：共 {len(errors)} 处",
+            "detail": [e.as_dict() for e in errors],
+        },
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that give every error a clear JSON body."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(field_errors_from_pydantic(list(exc.errors())))
+
+    @app.exception_handler(ValidationError)
+    async def _pydantic_validation(_: Request, exc: ValidationError) -> JSONResponse:
+        return _validation_response(field_errors_from_pydantic(exc.errors(), prefix=("body",)))
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
+        return _validation_response(exc.errors)
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content=exc.body())
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
+        err = Conflict(
+            "The record was changed by someone else; reload and try again",
+            "记录已被他人修改，请刷新后重试",
+        )
+        return JSONResponse(status_code=409, content=err.body())
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        err = Conflict("The data conflicts with an existing record", "数据与已有记录冲突")
+        return JSONResponse(status_code=409, content=err.body())

@@ -1,0 +1,121 @@
+"""Application factory: settings, engine and routes; `app.main:app` is the ASGI app."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.config import Settings, get_settings
+from app.db import make_engine, make_session_factory
+from app.errors import install_error_handlers
+from app.routers import chains, demands, health, leaders, smes
+
+log = logging.getLogger("chainmatch")
+
+API_PREFIX = "/api/v1"
+
+
+class BodySizeLimit:
+    """Refuse request bodies over the configured size with a 413, before reading them whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            status_code=413,
+            content={
+                "error": "payload_too_large",
+                "message": f"request body over {self.max_bytes} bytes",
+                "message_zh": f"请求体超过 {self.max_bytes} 字节上限",
+                "detail": f"请求体过大 / request body over {self.max_bytes} bytes",
+            },
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; tests pass their own settings (and may swap the session factory)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        app.state.engine = engine
+        if getattr(app.state, "session_factory", None) is None:
+            app.state.session_factory = make_session_factory(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="链配 chainmatch",
+        version="0.1.0",
+        summary="山东标志性产业链链主企业与专精特新中小企业供需对接 / "
+        "matchmaking between chain leaders and specialised SMEs",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.session_factory = None
+    install_error_handlers(app)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            status_code=500,
+            content={
+                "error": "internal_error",
+                "message": "internal error; the request was not applied",
+                "message_zh": "服务器内部错误，本次请求未生效",
+                "detail": "服务器内部错误 / internal error",
+            },
+        )
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (health, chains, leaders, smes, demands):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""Every database query of the service lives here, one module per domain."""

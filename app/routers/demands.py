@@ -1,0 +1,116 @@
+"""Needs posted by chain leaders."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from app.deps import IfMatchDep, PageDep, SessionDep, SettingsDep
+from app.repositories.demands import DemandFilters
+from app.routers.filters import (
+    CertQuery,
+    CityQuery,
+    CodeQuery,
+    NeedTypeQuery,
+    StatusQuery,
+    TextQuery,
+)
+from app.schemas.common import Page
+from app.schemas.demand import DemandCreate, DemandRead, DemandUpdate
+from app.schemas.sme import BulkCreated
+from app.services import demands as service
+
+router = APIRouter(prefix="/demands", tags=["demands"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="发布需求 / post a need")
+def create_demand(data: DemandCreate, session: SessionDep, response: Response) -> DemandRead:
+    """Post a need of a chain leader."""
+    demand = service.create(session, data)
+    response.headers["Location"] = f"/api/v1/demands/{demand.id}"
+    response.headers["ETag"] = f'"{demand.version}"'
+    return demand
+
+
+@router.post(
+    "/bulk",
+    status_code=status.HTTP_201_CREATED,
+    summary="批量发布(全部成功或全部不存) / bulk create, all or nothing",
+)
+def bulk_create_demands(
+    rows: Annotated[list[Any], Body(description="需求数组，最多 10,000 条")],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> BulkCreated:
+    """Create up to 10,000 needs in one transaction, or report every bad row and store none."""
+    ids = service.bulk_create(session, rows, settings)
+    return BulkCreated(ids=ids, count=len(ids))
+
+
+@router.get("", summary="需求列表 / list needs")
+def list_demands(
+    session: SessionDep,
+    page: PageDep,
+    leader_id: Annotated[int | None, Query(ge=1)] = None,
+    chain: CodeQuery = None,
+    link: CodeQuery = None,
+    need_type: NeedTypeQuery = None,
+    status: StatusQuery = None,
+    city: CityQuery = None,
+    certification: CertQuery = None,
+    q: TextQuery = None,
+    open_only: Annotated[
+        bool, Query(alias="open", description="只看进行中且未过期的需求 / open needs only")
+    ] = False,
+    include_deleted: Annotated[bool, Query(description="包含已删除")] = False,
+) -> Page[DemandRead]:
+    """Needs filtered by leader, chain, link, type, status, the leader's city, certificate, text."""
+    filters = DemandFilters(
+        leader_id=leader_id,
+        chain=chain,
+        link=link,
+        need_type=need_type,
+        status=status,
+        city=city,
+        certification=certification,
+        q=q,
+        open_on=date.today() if open_only else None,
+        include_deleted=include_deleted,
+    )
+    return service.list_page(session, filters, page.limit, page.offset)
+
+
+@router.get("/{demand_id}", summary="需求详情 / one need")
+def get_demand(demand_id: int, session: SessionDep, response: Response) -> DemandRead:
+    """One need."""
+    demand = service.get(session, demand_id)
+    response.headers["ETag"] = f'"{demand.version}"'
+    return demand
+
+
+@router.patch("/{demand_id}", summary="修改需求 / update a need")
+def update_demand(
+    demand_id: int,
+    data: DemandUpdate,
+    session: SessionDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> DemandRead:
+    """Change some fields; status moves along draft → published → docking → intention → signed."""
+    demand = service.update(session, demand_id, data, expected)
+    response.headers["ETag"] = f'"{demand.version}"'
+    return demand
+
+
+@router.delete(
+    "/{demand_id}", status_code=status.HTTP_204_NO_CONTENT, summary="删除需求(可恢复) / delete"
+)
+def delete_demand(demand_id: int, session: SessionDep, expected: IfMatchDep) -> None:
+    """Soft-delete a need (restore with POST /demands/{id}/restore)."""
+    service.delete(session, demand_id, expected)
+
+
+@router.post("/{demand_id}/restore", summary="恢复已删除需求 / undo delete")
+def restore_demand(demand_id: int, session: SessionDep) -> DemandRead:
+    """Undo a delete."""
+    return service.restore(session, demand_id)

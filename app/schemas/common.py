@@ -1,0 +1,152 @@
+"""Shared field types: each accepts the forms people type and stores one canonical form."""
+
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+from matching import vocab
+from matching.uscc import normalize_uscc, uscc_error
+
+T = TypeVar("T")
+
+
+class Schema(BaseModel):
+    """Base of all API schemas: unknown fields are refused so typos do not vanish silently."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ReadSchema(BaseModel):
+    """Base of response schemas."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+def _vocab(parse: Callable[[str], Any], zh: str, en: str, allowed: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value is None or not isinstance(value, str):
+            return value
+        try:
+            return str(parse(value))
+        except ValueError:
+            raise ValueError(
+                f"{zh}“{value}”无效，可选：{allowed} / unknown {en} {value!r}"
+            ) from None
+
+    return check
+
+
+def _labels(labels: dict) -> str:
+    return "、".join(f"{v}({k})" for k, v in labels.items())
+
+
+def _city_allowed() -> str:
+    return "、".join(vocab.CITIES)
+
+
+Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+City = Annotated[str, BeforeValidator(_vocab(vocab.parse_city, "城市", "city", _city_allowed()))]
+TierCode = Annotated[
+    vocab.Tier,
+    BeforeValidator(_vocab(vocab.parse_tier, "企业梯度", "tier", _labels(vocab.TIER_LABELS))),
+]
+SizeClassCode = Annotated[
+    vocab.SizeClass,
+    BeforeValidator(
+        _vocab(vocab.parse_size_class, "企业规模", "size class", _labels(vocab.SIZE_CLASS_LABELS))
+    ),
+]
+NeedTypeCode = Annotated[
+    vocab.NeedType,
+    BeforeValidator(
+        _vocab(vocab.parse_need_type, "需求类型", "need type", _labels(vocab.NEED_TYPE_LABELS))
+    ),
+]
+DemandStatusCode = Annotated[
+    vocab.DemandStatus,
+    BeforeValidator(
+        _vocab(vocab.parse_demand_status, "需求状态", "status", _labels(vocab.DEMAND_STATUS_LABELS))
+    ),
+]
+
+
+def _check_uscc(value: str | None) -> str | None:
+    if value is None:
+        return None
+    code = normalize_uscc(value)
+    if not code:
+        return None
+    problem = uscc_error(code)
+    if problem:
+        raise ValueError(problem)
+    return code
+
+
+Uscc = Annotated[str | None, AfterValidator(_check_uscc)]
+
+
+def _check_email(value: str | None) -> str | None:
+    if value and ("@" not in value or value.startswith("@") or value.endswith("@")):
+        raise ValueError(f"邮箱格式错误“{value}” / invalid e-mail address")
+    return value or None
+
+
+Email = Annotated[str | None, StringConstraints(max_length=200), AfterValidator(_check_email)]
+Phone = Annotated[str | None, StringConstraints(max_length=50)]
+
+
+def _tidy_list(items: list[str]) -> list[str]:
+    """Strip, drop blanks and duplicates while keeping order."""
+    seen: dict[str, None] = {}
+    for item in items:
+        item = item.strip()
+        if item:
+            seen.setdefault(item, None)
+    return list(seen)
+
+
+TagList = Annotated[
+    list[Annotated[str, StringConstraints(max_length=200)]],
+    Field(max_length=100),
+    AfterValidator(_tidy_list),
+]
+CodeList = Annotated[list[Code], Field(max_length=50), AfterValidator(_tidy_list)]
+
+
+def _normalize_certs(items: list[str]) -> list[str]:
+    return _tidy_list([vocab.normalize_certification(i) for i in items if i.strip()])
+
+
+CertificationList = Annotated[
+    list[Annotated[str, StringConstraints(max_length=100)]],
+    Field(max_length=50),
+    AfterValidator(_normalize_certs),
+]
+
+
+class CodeName(BaseModel):
+    """A reference to a coded thing with its display name."""
+
+    code: str
+    name: str

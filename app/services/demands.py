@@ -1,0 +1,201 @@
+"""Needs of chain leaders: create (one or in bulk), read, update along the lifecycle, delete."""
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.errors import Conflict, FieldError, InvalidInput, NotFound
+from app.repositories import demands as repo
+from app.repositories import leaders as leader_repo
+from app.schemas.common import Page
+from app.schemas.demand import DemandCreate, DemandRead, DemandUpdate
+from app.services.common import check_version, refuse_nulls, search_text, validate_rows
+from app.services.taxonomy import CodeBook
+from matching import vocab
+from models import Demand, utcnow
+
+PLAIN_FIELDS = (
+    "title",
+    "description",
+    "need_type",
+    "keywords",
+    "specification",
+    "material_process",
+    "quantity",
+    "unit",
+    "min_tier",
+    "lead_time_days",
+    "valid_until",
+    "status",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+)
+NOT_NULL = ("title", "need_type", "status")
+
+
+def _not_found(demand_id: int) -> NotFound:
+    return NotFound(f"need {demand_id} not found", f"需求 {demand_id} 不存在")
+
+
+def _apply(demand: Demand, data: DemandCreate | DemandUpdate, fields: set[str]) -> None:
+    for name in PLAIN_FIELDS:
+        if name in fields:
+            value = getattr(data, name)
+            setattr(demand, name, str(value) if isinstance(value, vocab.StrEnum) else value)
+    if "budget" in fields:
+        budget = data.budget
+        demand.budget_min = budget.min if budget else None
+        demand.budget_max = budget.max if budget else None
+        demand.budget_negotiable = bool(budget and budget.negotiable)
+    if "required_certifications" in fields:
+        demand.required_certifications = [
+            c.model_dump() for c in data.required_certifications or []
+        ]
+    if "region_preference" in fields:
+        region = data.region_preference
+        demand.region_scope = str(region.scope) if region else "any"
+        demand.region_cities = list(region.cities) if region else []
+    demand.search_text = search_text(
+        demand.title,
+        demand.description,
+        demand.keywords,
+        demand.specification,
+        demand.material_process,
+        demand.leader.enterprise.name if demand.leader else "",
+    )
+
+
+def _leader_missing(leader_id: int, prefix: tuple, row: int | None) -> FieldError:
+    return FieldError(
+        loc=(*prefix, "leader_id"),
+        msg=f"chain leader {leader_id} does not exist",
+        msg_zh=f"链主企业 {leader_id} 不存在",
+        row=row,
+    )
+
+
+def create(session: Session, data: DemandCreate) -> DemandRead:
+    """Post one need."""
+    errors: list[FieldError] = []
+    leader = leader_repo.get(session, data.leader_id)
+    if leader is None:
+        errors.append(_leader_missing(data.leader_id, ("body",), None))
+    chain, link = CodeBook.load(session).chain_and_link(data.chain, data.link, errors)
+    if errors:
+        raise InvalidInput(errors)
+    demand = Demand(leader=leader, chain=chain, link=link)
+    session.add(demand)
+    _apply(demand, data, set(DemandCreate.model_fields))
+    session.flush()
+    return DemandRead.from_model(demand)
+
+
+def bulk_create(session: Session, rows: list[Any], settings: Settings) -> list[int]:
+    """Post many needs, all or nothing; every bad row is reported."""
+    parsed, errors = validate_rows(rows, DemandCreate, settings.max_bulk_rows)
+    book = CodeBook.load(session)
+    leaders = {lid: leader_repo.get(session, lid) for lid in {d.leader_id for d in parsed if d}}
+    resolved = []
+    for i, data in enumerate(parsed):
+        if data is None:
+            resolved.append(None)
+            continue
+        if leaders.get(data.leader_id) is None:
+            errors.append(_leader_missing(data.leader_id, ("body", i), i))
+        resolved.append(book.chain_and_link(data.chain, data.link, errors, ("body", i), i))
+    if errors:
+        errors.sort(key=lambda e: e.row if e.row is not None else -1)
+        raise InvalidInput(errors)
+    demands = []
+    fields = set(DemandCreate.model_fields)
+    for data, (chain, link) in zip(parsed, resolved, strict=True):
+        demand = Demand(leader=leaders[data.leader_id], chain=chain, link=link)
+        session.add(demand)
+        _apply(demand, data, fields)
+        demands.append(demand)
+    session.flush()
+    return [d.id for d in demands]
+
+
+def get(session: Session, demand_id: int) -> DemandRead:
+    """One live need."""
+    demand = repo.get(session, demand_id)
+    if demand is None:
+        raise _not_found(demand_id)
+    return DemandRead.from_model(demand)
+
+
+def list_page(
+    session: Session, filters: repo.DemandFilters, limit: int, offset: int
+) -> Page[DemandRead]:
+    """A filtered page of needs."""
+    version_id = CodeBook.load(session).version.id
+    rows, total = repo.list_page(session, filters, version_id, limit, offset)
+    return Page[DemandRead](
+        items=[DemandRead.from_model(r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+def update(
+    session: Session, demand_id: int, data: DemandUpdate, if_match: int | None = None
+) -> DemandRead:
+    """Change the fields given; the status moves only along the lifecycle."""
+    demand = repo.get(session, demand_id)
+    if demand is None:
+        raise _not_found(demand_id)
+    check_version(demand.version, data.version if data.version is not None else if_match)
+    refuse_nulls(data, NOT_NULL)
+    fields = data.model_fields_set - {"version"}
+    if "status" in fields:
+        current = vocab.DemandStatus(demand.status)
+        target = vocab.DemandStatus(data.status)
+        if not vocab.can_transition(current, target):
+            allowed = sorted(vocab.DEMAND_TRANSITIONS[current])
+            raise Conflict(
+                f"status cannot move from {current} to {target}; allowed: {', '.join(allowed)}",
+                f"需求状态不能从“{vocab.DEMAND_STATUS_LABELS[current]}”改为"
+                f"“{vocab.DEMAND_STATUS_LABELS[target]}”，可改为："
+                + "、".join(vocab.DEMAND_STATUS_LABELS[s] for s in allowed),
+                field="status",
+                allowed=allowed,
+            )
+    if "chain" in fields or "link" in fields:
+        errors: list[FieldError] = []
+        chain_code = data.chain if "chain" in fields else None
+        link_code = data.link if "link" in fields else None
+        if "chain" not in fields and demand.chain:
+            chain_code = demand.chain.code
+        chain, link = CodeBook.load(session).chain_and_link(chain_code, link_code, errors)
+        if errors:
+            raise InvalidInput(errors)
+        if "link" not in fields and demand.link and chain and demand.link.chain_id != chain.id:
+            link = None  # the old link no longer fits the new chain
+        elif "link" not in fields:
+            link = demand.link
+        demand.chain, demand.link = chain, link
+    _apply(demand, data, fields)
+    demand.updated_at = utcnow()
+    session.flush()
+    return DemandRead.from_model(demand)
+
+
+def delete(session: Session, demand_id: int, if_match: int | None = None) -> None:
+    """Soft-delete a need; it can be restored."""
+    demand = repo.get(session, demand_id)
+    if demand is None:
+        raise _not_found(demand_id)
+    check_version(demand.version, if_match)
+    demand.deleted_at = utcnow()
+    session.flush()
+
+
+def restore(session: Session, demand_id: int) -> DemandRead:
+    """Undo a soft delete."""
+    demand = repo.get(session, demand_id, include_deleted=True)
+    if demand is None:
+        raise _not_found(demand_id)
+    demand.deleted_at = None
+    session.flush()
+    return DemandRead.from_model(demand)

@@ -1,0 +1,243 @@
+"""SME profiles: create (one or in bulk), read, update, soft delete and restore."""
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.errors import Conflict, FieldError, InvalidInput, NotFound
+from app.repositories import enterprises as enterprise_repo
+from app.repositories import smes as repo
+from app.schemas.common import Page
+from app.schemas.sme import SmeCreate, SmeRead, SmeUpdate
+from app.services.common import check_version, refuse_nulls, search_text, validate_rows
+from app.services.taxonomy import CodeBook
+from models import Enterprise, SmeCertification, SmeProduct, SmeProfile, utcnow
+
+ENTERPRISE_FIELDS = ("name", "uscc", "city", "county", "size_class")
+PROFILE_FIELDS = (
+    "tier",
+    "processes",
+    "invention_patents",
+    "utility_patents",
+    "rd_share",
+    "leaders_supplied",
+    "export",
+    "description",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+)
+NOT_NULL = ("name", "city", "tier", "products", "invention_patents", "utility_patents", "export")
+
+
+def _not_found(sme_id: int) -> NotFound:
+    return NotFound(f"SME profile {sme_id} not found", f"中小企业档案 {sme_id} 不存在")
+
+
+def _uscc_taken(code: str) -> tuple[str, str]:
+    return (
+        f"credit code {code} already has an SME profile",
+        f"统一社会信用代码 {code} 已登记中小企业档案",
+    )
+
+
+def _refresh_search_text(sme: SmeProfile) -> None:
+    sme.search_text = search_text(
+        sme.enterprise.name,
+        [p.name for p in sme.products],
+        [p.niche for p in sme.products],
+        sme.processes,
+        [c.name for c in sme.certifications],
+        sme.description,
+        sme.leaders_supplied,
+    )
+
+
+def _apply(sme: SmeProfile, data: SmeCreate | SmeUpdate, fields: set[str], refs: dict) -> None:
+    for name in PROFILE_FIELDS:
+        if name in fields:
+            value = getattr(data, name)
+            setattr(sme, name, str(value) if name == "tier" else value)
+    for name in ENTERPRISE_FIELDS:
+        if name in fields and name != "uscc":
+            value = getattr(data, name)
+            setattr(sme.enterprise, name, str(value) if value is not None else None)
+    if "products" in fields:
+        sme.products = [
+            SmeProduct(position=i, **p.model_dump()) for i, p in enumerate(data.products or [])
+        ]
+    if "certifications" in fields:
+        sme.certifications = [
+            SmeCertification(position=i, name=c) for i, c in enumerate(data.certifications or [])
+        ]
+    if "chains" in refs:
+        sme.chains = refs["chains"]
+    if "links" in refs:
+        sme.links = refs["links"]
+    _refresh_search_text(sme)
+
+
+def _resolve_refs(
+    book: CodeBook,
+    data: SmeCreate | SmeUpdate,
+    fields: set[str],
+    errors: list[FieldError],
+    prefix: tuple,
+    row: int | None = None,
+) -> dict[str, list]:
+    """Chains and links named in the input; a declared link implies its chain."""
+    refs: dict[str, list] = {}
+    if "links" in fields:
+        refs["links"] = book.link_list(data.links or [], (*prefix, "links"), errors, row)
+    if "chains" in fields or "links" in fields:
+        chains = book.chain_list(data.chains or [], (*prefix, "chains"), errors, row)
+        if "chains" not in fields:
+            return refs  # update of links only: chains added below by the caller
+        for link in refs.get("links", []):
+            if link.chain not in chains:
+                chains.append(link.chain)
+        refs["chains"] = chains
+    return refs
+
+
+def _new_profile(data: SmeCreate, enterprise: Enterprise | None) -> SmeProfile:
+    if enterprise is None:
+        enterprise = Enterprise(name=data.name, uscc=data.uscc, city=data.city)
+    sme = SmeProfile(enterprise=enterprise, products=[], certifications=[])
+    return sme
+
+
+def create(session: Session, data: SmeCreate) -> SmeRead:
+    """Register one SME profile."""
+    book = CodeBook.load(session)
+    errors: list[FieldError] = []
+    fields = set(SmeCreate.model_fields)
+    refs = _resolve_refs(book, data, fields, errors, ("body",))
+    if errors:
+        raise InvalidInput(errors)
+    enterprise = None
+    if data.uscc:
+        enterprise = enterprise_repo.by_uscc(session, [data.uscc]).get(data.uscc)
+        if enterprise and repo.active_for_enterprises(session, [enterprise.id]):
+            raise Conflict(*_uscc_taken(data.uscc), field="uscc")
+    sme = _new_profile(data, enterprise)
+    session.add(sme)
+    _apply(sme, data, fields, refs)
+    session.flush()
+    return SmeRead.from_model(sme)
+
+
+def bulk_create(session: Session, rows: list[Any], settings: Settings) -> list[int]:
+    """Register many profiles, all or nothing; every bad row is reported."""
+    parsed, errors = validate_rows(rows, SmeCreate, settings.max_bulk_rows)
+    book = CodeBook.load(session)
+    fields = set(SmeCreate.model_fields)
+    refs_by_row: list[dict] = []
+    for i, data in enumerate(parsed):
+        refs_by_row.append(
+            _resolve_refs(book, data, fields, errors, ("body", i), row=i) if data else {}
+        )
+    codes = [d.uscc for d in parsed if d and d.uscc]
+    known = enterprise_repo.by_uscc(session, codes)
+    taken = repo.active_for_enterprises(session, [e.id for e in known.values()])
+    first_row: dict[str, int] = {}
+    for i, data in enumerate(parsed):
+        if not data or not data.uscc:
+            continue
+        if data.uscc in first_row:
+            errors.append(
+                FieldError(
+                    loc=("body", i, "uscc"),
+                    msg=f"duplicate credit code, same as row {first_row[data.uscc]}",
+                    msg_zh=f"统一社会信用代码与第 {first_row[data.uscc]} 行重复",
+                    row=i,
+                )
+            )
+        first_row.setdefault(data.uscc, i)
+        ent = known.get(data.uscc)
+        if ent is not None and ent.id in taken:
+            en, zh = _uscc_taken(data.uscc)
+            errors.append(FieldError(loc=("body", i, "uscc"), msg=en, msg_zh=zh, row=i))
+    if errors:
+        errors.sort(key=lambda e: e.row if e.row is not None else -1)
+        raise InvalidInput(errors)
+    profiles = []
+    for data, refs in zip(parsed, refs_by_row, strict=True):
+        sme = _new_profile(data, known.get(data.uscc) if data.uscc else None)
+        session.add(sme)
+        _apply(sme, data, fields, refs)
+        profiles.append(sme)
+    session.flush()
+    return [p.id for p in profiles]
+
+
+def get(session: Session, sme_id: int) -> SmeRead:
+    """One live profile."""
+    sme = repo.get(session, sme_id)
+    if sme is None:
+        raise _not_found(sme_id)
+    return SmeRead.from_model(sme)
+
+
+def list_page(session: Session, filters: repo.SmeFilters, limit: int, offset: int) -> Page[SmeRead]:
+    """A filtered page of profiles."""
+    book_version = CodeBook.load(session).version.id
+    rows, total = repo.list_page(session, filters, book_version, limit, offset)
+    return Page[SmeRead](
+        items=[SmeRead.from_model(r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+def update(session: Session, sme_id: int, data: SmeUpdate, if_match: int | None = None) -> SmeRead:
+    """Change the fields given; refuse edits made against an older version."""
+    sme = repo.get(session, sme_id)
+    if sme is None:
+        raise _not_found(sme_id)
+    check_version(sme.version, data.version if data.version is not None else if_match)
+    refuse_nulls(data, NOT_NULL)
+    fields = data.model_fields_set - {"version"}
+    errors: list[FieldError] = []
+    refs = _resolve_refs(CodeBook.load(session), data, fields, errors, ("body",))
+    if errors:
+        raise InvalidInput(errors)
+    if "links" in refs and "chains" not in refs:
+        chains = list(sme.chains)
+        chains += [link.chain for link in refs["links"] if link.chain not in chains]
+        refs["chains"] = chains
+    if "uscc" in fields and data.uscc != sme.enterprise.uscc:
+        if data.uscc and enterprise_repo.by_uscc(session, [data.uscc]):
+            raise Conflict(
+                f"credit code {data.uscc} belongs to another enterprise",
+                f"统一社会信用代码 {data.uscc} 已属于其他企业",
+                field="uscc",
+            )
+        sme.enterprise.uscc = data.uscc
+    _apply(sme, data, fields, refs)
+    # Touch the profile so enterprise-only edits also bump its version.
+    sme.updated_at = utcnow()
+    session.flush()
+    return SmeRead.from_model(sme)
+
+
+def delete(session: Session, sme_id: int, if_match: int | None = None) -> None:
+    """Soft-delete a profile; it can be restored."""
+    sme = repo.get(session, sme_id)
+    if sme is None:
+        raise _not_found(sme_id)
+    check_version(sme.version, if_match)
+    sme.deleted_at = utcnow()
+    session.flush()
+
+
+def restore(session: Session, sme_id: int) -> SmeRead:
+    """Undo a soft delete."""
+    sme = repo.get(session, sme_id, include_deleted=True)
+    if sme is None:
+        raise _not_found(sme_id)
+    if sme.deleted_at is not None:
+        if repo.active_for_enterprises(session, [sme.enterprise_id]):
+            raise Conflict(*_uscc_taken(sme.enterprise.uscc or ""), field="uscc")
+        sme.deleted_at = None
+        session.flush()
+    return SmeRead.from_model(sme)

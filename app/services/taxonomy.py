@@ -1,0 +1,319 @@
+"""The chain taxonomy: loading versioned data files, reading, resolving codes."""
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.errors import FieldError, NotFound
+from app.repositories import taxonomy as repo
+from app.schemas.chain import (
+    ChainDetail,
+    ChainSummary,
+    LinkRead,
+    ReferenceLeader,
+    SubChainRead,
+    TaxonomyVersionRead,
+)
+from matching import vocab
+from models import Chain, ChainLink, SubChain, TaxonomyVersion
+
+
+@dataclass
+class LoadStats:
+    """What a taxonomy load created or changed."""
+
+    version: str
+    chains: int = 0
+    sub_chains: int = 0
+    links: int = 0
+    created: int = 0
+    updated: int = 0
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _set(obj: Any, stats: LoadStats, **values: Any) -> None:
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    if changed and obj.id is not None:
+        stats.updated += 1
+
+
+def load_taxonomy(session: Session, data: dict[str, Any], make_current: bool) -> LoadStats:
+    """Upsert one taxonomy version by its codes; loading the same data twice changes nothing."""
+    meta = data["version"]
+    stats = LoadStats(version=meta["code"])
+    version = repo.get_version(session, meta["code"])
+    if version is None:
+        version = TaxonomyVersion(code=meta["code"])
+        session.add(version)
+        stats.created += 1
+    _set(
+        version,
+        stats,
+        name=meta["name"],
+        valid_from=_date(meta.get("valid_from")),
+        valid_to=_date(meta.get("valid_to")),
+        source=meta.get("source", ""),
+    )
+    if make_current:
+        for other, _ in repo.list_versions(session):
+            if other is not version and other.is_current:
+                other.is_current = False
+        version.is_current = True
+    session.flush()
+
+    existing = {c.code: c for c in repo.list_chains(session, version.id)}
+    for c_pos, c_data in enumerate(data["chains"]):
+        chain = existing.get(c_data["code"])
+        if chain is None:
+            chain = Chain(taxonomy_version_id=version.id, code=c_data["code"])
+            session.add(chain)
+            stats.created += 1
+        _set(
+            chain,
+            stats,
+            name=c_data["name"],
+            description=c_data.get("description", ""),
+            reference_leaders=c_data.get("leaders", []),
+            position=c_pos,
+        )
+        session.flush()
+        stats.chains += 1
+        subs = {s.code: s for s in chain.sub_chains}
+        links = {link.code: link for link in chain.links}
+        link_pos = 0
+        for s_pos, s_data in enumerate(c_data.get("sub_chains", [])):
+            sub = subs.get(s_data["code"])
+            if sub is None:
+                sub = SubChain(chain_id=chain.id, code=s_data["code"])
+                session.add(sub)
+                stats.created += 1
+            _set(sub, stats, name=s_data["name"], position=s_pos)
+            session.flush()
+            stats.sub_chains += 1
+            for l_data in s_data.get("links", []):
+                _upsert_link(session, stats, chain, sub, links, l_data, link_pos)
+                link_pos += 1
+        for l_data in c_data.get("links", []):
+            _upsert_link(session, stats, chain, None, links, l_data, link_pos)
+            link_pos += 1
+    session.flush()
+    return stats
+
+
+def _upsert_link(
+    session: Session,
+    stats: LoadStats,
+    chain: Chain,
+    sub: SubChain | None,
+    links: dict[str, ChainLink],
+    data: dict[str, Any],
+    position: int,
+) -> None:
+    link = links.get(data["code"])
+    if link is None:
+        link = ChainLink(chain_id=chain.id, code=data["code"])
+        session.add(link)
+        links[link.code] = link
+        stats.created += 1
+    _set(
+        link,
+        stats,
+        sub_chain_id=sub.id if sub else None,
+        stage=str(vocab.parse_stage(data["stage"])),
+        name=data["name"],
+        keywords=list(data.get("keywords", [])),
+        gbt_classes=[str(c) for c in data.get("gbt_classes", [])],
+        description=data.get("description", ""),
+        position=position,
+    )
+    stats.links += 1
+
+
+def load_taxonomy_file(session: Session, path: Path, make_current: bool) -> LoadStats:
+    """Load a taxonomy JSON file."""
+    return load_taxonomy(session, json.loads(path.read_text(encoding="utf-8")), make_current)
+
+
+def load_taxonomy_dir(session: Session, directory: Path, current: str) -> list[LoadStats]:
+    """Load every taxonomy file of a folder; the version coded `current` becomes current."""
+    out = []
+    for path in sorted(directory.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        out.append(load_taxonomy(session, data, make_current=data["version"]["code"] == current))
+    return out
+
+
+def resolve_version(session: Session, code: str | None = None) -> TaxonomyVersion:
+    """The named taxonomy version, or the current one."""
+    version = repo.get_version(session, code) if code else repo.current_version(session)
+    if version is None:
+        if code:
+            raise NotFound(f"Unknown taxonomy version {code!r}", f"产业链版本“{code}”不存在")
+        raise NotFound("No chain taxonomy is loaded", "尚未加载产业链图谱")
+    return version
+
+
+def list_versions(session: Session) -> list[TaxonomyVersionRead]:
+    """All taxonomy versions."""
+    return [
+        TaxonomyVersionRead(
+            code=v.code,
+            name=v.name,
+            valid_from=v.valid_from,
+            valid_to=v.valid_to,
+            source=v.source,
+            is_current=v.is_current,
+            chain_count=n,
+        )
+        for v, n in repo.list_versions(session)
+    ]
+
+
+def list_chains(session: Session, version_code: str | None) -> list[ChainSummary]:
+    """Chains of a version with their sizes."""
+    version = resolve_version(session, version_code)
+    return [
+        ChainSummary(
+            code=c.code,
+            name=c.name,
+            description=c.description,
+            taxonomy_version=version.code,
+            sub_chain_count=len(c.sub_chains),
+            link_count=len(c.links),
+        )
+        for c in repo.list_chains(session, version.id)
+    ]
+
+
+def get_chain(session: Session, code: str, version_code: str | None) -> ChainDetail:
+    """One chain with its sub-chains and links."""
+    version = resolve_version(session, version_code)
+    chain = repo.get_chain(session, version.id, code)
+    if chain is None:
+        raise NotFound(f"Unknown chain {code!r}", f"产业链“{code}”不存在")
+    return ChainDetail(
+        code=chain.code,
+        name=chain.name,
+        description=chain.description,
+        taxonomy_version=version.code,
+        sub_chain_count=len(chain.sub_chains),
+        link_count=len(chain.links),
+        reference_leaders=[ReferenceLeader(**x) for x in chain.reference_leaders or []],
+        sub_chains=[
+            SubChainRead(code=s.code, name=s.name, links=[LinkRead.from_model(x) for x in s.links])
+            for s in chain.sub_chains
+        ],
+        links=[LinkRead.from_model(x) for x in chain.links if x.sub_chain_id is None],
+    )
+
+
+def get_link(session: Session, chain_code: str, link_code: str) -> ChainLink:
+    """One link of a chain of the current version."""
+    version = resolve_version(session)
+    link = repo.links_by_code(session, version.id, [link_code]).get(link_code)
+    if link is None or link.chain.code != chain_code:
+        raise NotFound(
+            f"Unknown link {link_code!r} of chain {chain_code!r}",
+            f"产业链“{chain_code}”下没有环节“{link_code}”",
+        )
+    return link
+
+
+@dataclass
+class CodeBook:
+    """Chains and links of the current version keyed by code, for resolving input."""
+
+    version: TaxonomyVersion
+    chains: dict[str, Chain] = field(default_factory=dict)
+    links: dict[str, ChainLink] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Session) -> "CodeBook":
+        """Read the whole current version once (a few hundred rows)."""
+        version = resolve_version(session)
+        return cls(
+            version=version,
+            chains=repo.all_chains_by_code(session, version.id),
+            links=repo.all_links_by_code(session, version.id),
+        )
+
+    def chain_list(
+        self, codes: list[str], loc: tuple, errors: list[FieldError], row: int | None = None
+    ) -> list[Chain]:
+        """Chains for codes; unknown codes become field errors."""
+        out = []
+        for i, code in enumerate(codes):
+            chain = self.chains.get(code)
+            if chain is None:
+                errors.append(_unknown((*loc, i), "产业链代码", "chain code", code, row))
+            else:
+                out.append(chain)
+        return out
+
+    def link_list(
+        self, codes: list[str], loc: tuple, errors: list[FieldError], row: int | None = None
+    ) -> list[ChainLink]:
+        """Links for codes; unknown codes become field errors."""
+        out = []
+        for i, code in enumerate(codes):
+            link = self.links.get(code)
+            if link is None:
+                errors.append(_unknown((*loc, i), "产业链环节代码", "link code", code, row))
+            else:
+                out.append(link)
+        return out
+
+    def chain_and_link(
+        self,
+        chain_code: str | None,
+        link_code: str | None,
+        errors: list[FieldError],
+        prefix: tuple = ("body",),
+        row: int | None = None,
+    ) -> tuple[Chain | None, ChainLink | None]:
+        """A need's chain and link; a link alone implies its chain, and must belong to it."""
+        chain = link = None
+        if chain_code:
+            chain = self.chains.get(chain_code)
+            if chain is None:
+                errors.append(
+                    _unknown((*prefix, "chain"), "产业链代码", "chain code", chain_code, row)
+                )
+        if link_code:
+            link = self.links.get(link_code)
+            if link is None:
+                errors.append(
+                    _unknown((*prefix, "link"), "产业链环节代码", "link code", link_code, row)
+                )
+            elif chain is not None and link.chain_id != chain.id:
+                errors.append(
+                    FieldError(
+                        loc=(*prefix, "link"),
+                        msg=f"link {link_code!r} does not belong to chain {chain_code!r}",
+                        msg_zh=f"环节“{link_code}”不属于产业链“{chain_code}”",
+                        row=row,
+                    )
+                )
+            elif chain is None and not chain_code:
+                chain = link.chain
+        return chain, link
+
+
+def _unknown(loc: tuple, zh: str, en: str, code: str, row: int | None) -> FieldError:
+    return FieldError(
+        loc=loc,
+        msg=f"unknown {en} {code!r}; see GET /api/v1/chains",
+        msg_zh=f"{zh}“{code}”不存在，可在 /api/v1/chains 查询",
+        row=row,
+    )

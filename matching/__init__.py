@@ -1,0 +1,1 @@
+"""The pure matching library of chainmatch: plain dataclasses and numpy in, results out."""

@@ -1,0 +1,296 @@
+"""Controlled vocabularies of the domain: tiers, need types, statuses, cities, certificates.
+
+Each vocabulary maps a stable English code to its Chinese label and accepts either on input.
+"""
+
+import re
+import unicodedata
+from enum import StrEnum
+
+
+class Tier(StrEnum):
+    """SME tier ladder; higher index means a higher rung."""
+
+    INNOVATIVE = "innovative"
+    SPECIALIZED = "specialized"
+    LITTLE_GIANT = "little_giant"
+    CHAMPION = "champion"
+
+
+TIER_LABELS = {
+    Tier.INNOVATIVE: "创新型中小企业",
+    Tier.SPECIALIZED: "专精特新中小企业",
+    Tier.LITTLE_GIANT: "专精特新“小巨人”",
+    Tier.CHAMPION: "制造业单项冠军",
+}
+TIER_RANK = {t: i for i, t in enumerate(Tier)}
+
+
+class NeedType(StrEnum):
+    """Kind of need a chain leader posts."""
+
+    SUPPLY = "supply"
+    TECHNOLOGY = "technology"
+    CAPACITY = "capacity"
+    SUBSTITUTION = "substitution"
+    SERVICE = "service"
+
+
+NEED_TYPE_LABELS = {
+    NeedType.SUPPLY: "产品配套",
+    NeedType.TECHNOLOGY: "技术攻关",
+    NeedType.CAPACITY: "产能协作",
+    NeedType.SUBSTITUTION: "国产替代",
+    NeedType.SERVICE: "服务",
+}
+
+
+class DemandStatus(StrEnum):
+    """Lifecycle of a need."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    DOCKING = "docking"
+    INTENTION = "intention"
+    SIGNED = "signed"
+    CLOSED = "closed"
+
+
+DEMAND_STATUS_LABELS = {
+    DemandStatus.DRAFT: "草稿",
+    DemandStatus.PUBLISHED: "已发布",
+    DemandStatus.DOCKING: "对接中",
+    DemandStatus.INTENTION: "达成意向",
+    DemandStatus.SIGNED: "已签约",
+    DemandStatus.CLOSED: "已关闭",
+}
+
+# Allowed moves of the lifecycle; a closed need may be re-published, a signed one only closed.
+DEMAND_TRANSITIONS: dict[DemandStatus, frozenset[DemandStatus]] = {
+    DemandStatus.DRAFT: frozenset({DemandStatus.PUBLISHED, DemandStatus.CLOSED}),
+    DemandStatus.PUBLISHED: frozenset(
+        {DemandStatus.DRAFT, DemandStatus.DOCKING, DemandStatus.CLOSED}
+    ),
+    DemandStatus.DOCKING: frozenset(
+        {DemandStatus.PUBLISHED, DemandStatus.INTENTION, DemandStatus.CLOSED}
+    ),
+    DemandStatus.INTENTION: frozenset(
+        {DemandStatus.DOCKING, DemandStatus.SIGNED, DemandStatus.CLOSED}
+    ),
+    DemandStatus.SIGNED: frozenset({DemandStatus.CLOSED}),
+    DemandStatus.CLOSED: frozenset({DemandStatus.PUBLISHED}),
+}
+
+
+def can_transition(current: DemandStatus, target: DemandStatus) -> bool:
+    """True when a need may move from `current` to `target` (staying put is allowed)."""
+    return current == target or target in DEMAND_TRANSITIONS[current]
+
+
+class SizeClass(StrEnum):
+    """Enterprise size class (大中小微, per the statistical standard)."""
+
+    MICRO = "micro"
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+SIZE_CLASS_LABELS = {
+    SizeClass.MICRO: "微型",
+    SizeClass.SMALL: "小型",
+    SizeClass.MEDIUM: "中型",
+    SizeClass.LARGE: "大型",
+}
+
+
+class Stage(StrEnum):
+    """Position of a link in its chain."""
+
+    UPSTREAM = "upstream"
+    MIDSTREAM = "midstream"
+    DOWNSTREAM = "downstream"
+
+
+STAGE_LABELS = {Stage.UPSTREAM: "上游", Stage.MIDSTREAM: "中游", Stage.DOWNSTREAM: "下游"}
+
+
+class RegionScope(StrEnum):
+    """Where a leader prefers its suppliers to be."""
+
+    ANY = "any"
+    PROVINCE = "province"
+    CITIES = "cities"
+
+
+REGION_SCOPE_LABELS = {
+    RegionScope.ANY: "不限",
+    RegionScope.PROVINCE: "省内优先",
+    RegionScope.CITIES: "指定城市优先",
+}
+
+# The 16 prefecture-level cities of Shandong with their administrative division codes.
+SHANDONG_CITIES: dict[str, str] = {
+    "济南市": "3701",
+    "青岛市": "3702",
+    "淄博市": "3703",
+    "枣庄市": "3704",
+    "东营市": "3705",
+    "烟台市": "3706",
+    "潍坊市": "3707",
+    "济宁市": "3708",
+    "泰安市": "3709",
+    "威海市": "3710",
+    "日照市": "3711",
+    "临沂市": "3713",
+    "德州市": "3714",
+    "聊城市": "3715",
+    "滨州市": "3716",
+    "菏泽市": "3717",
+}
+OUT_OF_PROVINCE = "省外"
+CITIES = (*SHANDONG_CITIES, OUT_OF_PROVINCE)
+_CITY_ALIASES = {name.removesuffix("市"): name for name in SHANDONG_CITIES} | {
+    "外省": OUT_OF_PROVINCE,
+    "山东省外": OUT_OF_PROVINCE,
+}
+
+
+def _label_parser(enum: type[StrEnum], labels: dict, extra: dict[str, str] | None = None):
+    lookup: dict[str, StrEnum] = {}
+    for member in enum:
+        lookup[member.value] = member
+        lookup[_squash(labels[member])] = member
+    for alias, code in (extra or {}).items():
+        lookup[_squash(alias)] = enum(code)
+
+    def parse(value: str) -> StrEnum:
+        key = _squash(value)
+        if key.lower() in lookup:
+            return lookup[key.lower()]
+        if key in lookup:
+            return lookup[key]
+        raise ValueError(value)
+
+    return parse
+
+
+def _squash(text: str) -> str:
+    """NFKC, no spaces or quotes: '专精特新"小巨人"' and '专精特新小巨人' compare equal."""
+    text = unicodedata.normalize("NFKC", text)
+    return re.sub(r"[\s\"'“”‘’「」]", "", text)
+
+
+parse_tier = _label_parser(
+    Tier,
+    TIER_LABELS,
+    {
+        "创新型": "innovative",
+        "专精特新": "specialized",
+        "小巨人": "little_giant",
+        "国家级专精特新小巨人": "little_giant",
+        "单项冠军": "champion",
+        "单项冠军企业": "champion",
+    },
+)
+parse_need_type = _label_parser(
+    NeedType, NEED_TYPE_LABELS, {"配套": "supply", "服务需求": "service"}
+)
+parse_demand_status = _label_parser(DemandStatus, DEMAND_STATUS_LABELS, {"意向": "intention"})
+parse_size_class = _label_parser(SizeClass, SIZE_CLASS_LABELS, {"微": "micro", "小": "small"})
+parse_stage = _label_parser(Stage, STAGE_LABELS)
+
+
+def parse_city(value: str) -> str:
+    """Normalise a city name to its full form ('青岛' -> '青岛市'); raise ValueError if unknown."""
+    key = _squash(value)
+    if key in CITIES:
+        return key
+    if key in _CITY_ALIASES:
+        return _CITY_ALIASES[key]
+    raise ValueError(value)
+
+
+# Certificates that decide eligibility by chain; the canonical spelling comes first.
+KNOWN_CERTIFICATIONS: dict[str, str] = {
+    "ISO 9001": "质量管理体系",
+    "IATF 16949": "汽车质量管理体系",
+    "ISO 14001": "环境管理体系",
+    "ISO 45001": "职业健康安全管理体系",
+    "ISO 13485": "医疗器械质量管理体系",
+    "ISO 27001": "信息安全管理体系",
+    "ISO 50001": "能源管理体系",
+    "AS9100": "航空航天质量管理体系",
+    "GJB 9001C": "武器装备质量管理体系",
+    "CRCC": "中铁检验认证(铁路产品认证)",
+    "IRIS": "国际铁路行业标准 ISO/TS 22163",
+    "CCS": "中国船级社认可",
+    "DNV": "挪威船级社认可",
+    "ABS": "美国船级社认可",
+    "LR": "英国劳氏船级社认可",
+    "BV": "法国船级社认可",
+    "CCC": "中国强制性产品认证",
+    "CE": "欧盟CE认证",
+    "UL": "美国UL认证",
+    "GMP": "药品生产质量管理规范",
+    "FDA": "美国FDA注册/认证",
+    "API": "美国石油学会认证",
+    "ASME": "美国机械工程师协会认证",
+    "CMMI": "能力成熟度模型集成",
+    "OEKO-TEX": "生态纺织品认证",
+    "GRS": "全球回收标准",
+    "FSC": "森林管理委员会认证",
+    "HACCP": "危害分析与关键控制点",
+    "特种设备制造许可证": "特种设备制造许可",
+    "武器装备科研生产许可证": "武器装备科研生产许可",
+    "高新技术企业": "高新技术企业认定",
+}
+
+_CERT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"IATF\s*-?\s*16949|TS\s*16949"), "IATF 16949"),
+    (re.compile(r"ISO\s*/?\s*TS\s*22163|IRIS"), "IRIS"),
+    (re.compile(r"(?:ISO|GB/?T)\s*-?\s*9001|质量管理体系认证$"), "ISO 9001"),
+    (re.compile(r"(?:ISO|GB/?T)\s*-?\s*14001|环境管理体系"), "ISO 14001"),
+    (re.compile(r"(?:ISO|GB/?T)\s*-?\s*45001|OHSAS\s*18001|职业健康安全"), "ISO 45001"),
+    (re.compile(r"(?:ISO|YY/?T)\s*-?\s*13485|医疗器械质量管理"), "ISO 13485"),
+    (re.compile(r"ISO\s*-?\s*27001|信息安全管理体系"), "ISO 27001"),
+    (re.compile(r"ISO\s*-?\s*50001|能源管理体系"), "ISO 50001"),
+    (re.compile(r"AS\s*-?\s*9100|航空航天质量"), "AS9100"),
+    (re.compile(r"GJB\s*-?\s*9001|国军标"), "GJB 9001C"),
+    (re.compile(r"CRCC|铁路产品认证|中铁检验"), "CRCC"),
+    (re.compile(r"^CCS|中国船级社"), "CCS"),
+    (re.compile(r"^DNV|挪威船级社"), "DNV"),
+    (re.compile(r"^ABS\b|美国船级社"), "ABS"),
+    (re.compile(r"^LR\b|劳氏"), "LR"),
+    (re.compile(r"^BV\b|法国船级社"), "BV"),
+    (re.compile(r"^(?:3C|CCC)(?:认证)?$|强制性产品认证"), "CCC"),
+    (re.compile(r"^CE(?:认证)?$"), "CE"),
+    (re.compile(r"^UL(?:认证)?$"), "UL"),
+    (re.compile(r"GMP"), "GMP"),
+    (re.compile(r"^FDA"), "FDA"),
+    (re.compile(r"^API(?:\s|认证|$)"), "API"),
+    (re.compile(r"^ASME"), "ASME"),
+    (re.compile(r"CMMI"), "CMMI"),
+    (re.compile(r"OEKO"), "OEKO-TEX"),
+    (re.compile(r"^GRS"), "GRS"),
+    (re.compile(r"^FSC"), "FSC"),
+    (re.compile(r"HACCP"), "HACCP"),
+    (re.compile(r"特种设备"), "特种设备制造许可证"),
+    (re.compile(r"武器装备科研生产许可"), "武器装备科研生产许可证"),
+    (re.compile(r"高新技术企业"), "高新技术企业"),
+]
+
+
+def normalize_certification(raw: str) -> str:
+    """Map a typed certificate name to the controlled vocabulary; unknown names are kept tidy."""
+    text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", raw)).strip()
+    upper = text.upper()
+    for pattern, canonical in _CERT_PATTERNS:
+        if pattern.search(upper):
+            return canonical
+    return text
+
+
+def is_known_certification(name: str) -> bool:
+    """True when `name` (already normalised) belongs to the controlled vocabulary."""
+    return name in KNOWN_CERTIFICATIONS

@@ -1,0 +1,36 @@
+"""SQLAlchemy ORM tables of chainmatch; one metadata, imports only SQLAlchemy."""
+
+from models.base import Base, utcnow
+from models.demand import Demand
+from models.enterprise import (
+    ChainLeader,
+    Enterprise,
+    SmeCertification,
+    SmeProduct,
+    SmeProfile,
+    leader_chains,
+    sme_chains,
+    sme_links,
+)
+from models.taxonomy import Chain, ChainLink, SubChain, TaxonomyVersion
+
+metadata = Base.metadata
+
+__all__ = [
+    "Base",
+    "Chain",
+    "ChainLeader",
+    "ChainLink",
+    "Demand",
+    "Enterprise",
+    "SmeCertification",
+    "SmeProduct",
+    "SmeProfile",
+    "SubChain",
+    "TaxonomyVersion",
+    "leader_chains",
+    "metadata",
+    "sme_chains",
+    "sme_links",
+    "utcnow",
+]

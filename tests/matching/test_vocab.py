@@ -1,0 +1,64 @@
+import pytest
+
+from matching import vocab
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("ISO9001:2015", "ISO 9001"),
+        ("iso 9001质量管理体系认证", "ISO 9001"),
+        ("IATF16949", "IATF 16949"),
+        ("ISO/TS16949", "IATF 16949"),
+        ("中国船级社工厂认可", "CCS"),
+        ("CCS", "CCS"),
+        ("GJB9001C-2017", "GJB 9001C"),
+        ("OHSAS 18001", "ISO 45001"),
+        ("YY/T 0287-ISO13485", "ISO 13485"),
+        ("3C认证", "CCC"),
+        ("CRCC铁路产品认证", "CRCC"),
+        ("AS9100D", "AS9100"),
+    ],
+)
+def test_certifications_normalise(typed: str, canonical: str) -> None:
+    assert vocab.normalize_certification(typed) == canonical
+    assert vocab.is_known_certification(canonical)
+
+
+def test_unknown_certification_is_kept_tidy() -> None:
+    assert vocab.normalize_certification("  绿色工厂  认证 ") == "绿色工厂 认证"
+    assert not vocab.is_known_certification("绿色工厂 认证")
+
+
+def test_cities() -> None:
+    assert len(vocab.SHANDONG_CITIES) == 16
+    assert vocab.parse_city("青岛") == "青岛市"
+    assert vocab.parse_city(" 济南市 ") == "济南市"
+    assert vocab.parse_city("省外") == vocab.OUT_OF_PROVINCE
+    with pytest.raises(ValueError):
+        vocab.parse_city("苏州市")
+
+
+def test_tiers_accept_labels_and_codes() -> None:
+    assert vocab.parse_tier('专精特新"小巨人"') == vocab.Tier.LITTLE_GIANT
+    assert vocab.parse_tier("专精特新“小巨人”") == vocab.Tier.LITTLE_GIANT
+    assert vocab.parse_tier("LITTLE_GIANT") == vocab.Tier.LITTLE_GIANT
+    assert vocab.parse_tier("单项冠军") == vocab.Tier.CHAMPION
+    assert vocab.TIER_RANK[vocab.Tier.CHAMPION] > vocab.TIER_RANK[vocab.Tier.INNOVATIVE]
+    with pytest.raises(ValueError):
+        vocab.parse_tier("大型企业")
+
+
+def test_lifecycle() -> None:
+    s = vocab.DemandStatus
+    assert vocab.can_transition(s.DRAFT, s.PUBLISHED)
+    assert vocab.can_transition(s.PUBLISHED, s.DOCKING)
+    assert vocab.can_transition(s.INTENTION, s.SIGNED)
+    assert vocab.can_transition(s.SIGNED, s.SIGNED)
+    assert not vocab.can_transition(s.DRAFT, s.SIGNED)
+    assert not vocab.can_transition(s.SIGNED, s.DRAFT)
+    assert not vocab.can_transition(s.CLOSED, s.SIGNED)
+    # every status can reach closed except closed itself, and nothing reaches draft from signed
+    for status in s:
+        if status != s.CLOSED:
+            assert vocab.can_transition(status, s.CLOSED)
