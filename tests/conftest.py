@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
+from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory, unit_of_work
 from app.main import create_app
 from app.services import taxonomy
@@ -21,7 +21,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         migrate(url)
         engine = make_engine(url)
         with unit_of_work(make_session_factory(engine)) as session:
-            taxonomy.load_taxonomy_dir(session, Settings().data_dir / "chains", "sd-2022")
+            taxonomy.load_taxonomy_dir(session, PROJECT_ROOT / "data" / "chains", "sd-2022")
         engine.dispose()
         yield url
 

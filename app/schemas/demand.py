@@ -167,20 +167,12 @@ class DemandBase(Schema):
 
 
 class DemandCreate(DemandBase):
-    """A new need; it starts as a draft or published."""
+    """A new need; published unless told otherwise (imports may carry a later status)."""
 
     leader_id: int = Field(ge=1)
     title: Text200
     need_type: NeedTypeCode
     status: DemandStatusCode = vocab.DemandStatus.PUBLISHED
-
-    @model_validator(mode="after")
-    def _initial_status(self) -> "DemandCreate":
-        if self.status not in (vocab.DemandStatus.DRAFT, vocab.DemandStatus.PUBLISHED):
-            raise ValueError(
-                "新需求状态只能是草稿或已发布 / a new need starts as draft or published"
-            )
-        return self
 
 
 class DemandUpdate(Schema):

@@ -104,8 +104,8 @@ def test_demand_reference_errors(client: TestClient) -> None:
     assert "不属于" in errors_by_field(r)["link"]["msg_zh"]
     r = client.post(API, json=demand_payload(999999, chain="nope"))
     assert set(errors_by_field(r)) == {"leader_id", "chain"}
-    r = client.post(API, json=demand_payload(leader["id"], status="signed"))
-    assert "草稿或已发布" in errors_by_field(r)[""]["msg_zh"]
+    r = client.post(API, json=demand_payload(leader["id"], status="finished"))
+    assert "需求状态" in errors_by_field(r)["status"]["msg_zh"]
     r = client.post(API, json=demand_payload(leader["id"], need_type="买东西", valid_until="明天"))
     assert set(errors_by_field(r)) == {"need_type", "valid_until"}
 

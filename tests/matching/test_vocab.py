@@ -18,6 +18,10 @@ from matching import vocab
         ("3C认证", "CCC"),
         ("CRCC铁路产品认证", "CRCC"),
         ("AS9100D", "AS9100"),
+        ("GB/T 19001-2016", "ISO 9001"),
+        ("GB/T 24001", "ISO 14001"),
+        ("EN15085-2 CL1", "EN 15085"),
+        ("CCS工厂认可", "CCS"),
     ],
 )
 def test_certifications_normalise(typed: str, canonical: str) -> None:

@@ -1,0 +1,112 @@
+"""Lexical similarity: TF-IDF over character n-grams, kept current as documents come and go.
+
+Character 2-3-grams suit Chinese (no word boundaries) and keep exact product names, standards
+and part numbers (IGBT, Q345E, GB/T 3077) decisive, while single characters, which cause traps
+such as 机床 vs 床上用品, are left out.
+"""
+
+import threading
+from collections.abc import Hashable, Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.preprocessing import normalize
+
+
+def _vectorizer(n_features: int) -> HashingVectorizer:
+    return HashingVectorizer(
+        analyzer="char",
+        ngram_range=(2, 3),
+        n_features=n_features,
+        alternate_sign=False,
+        norm=None,
+        lowercase=True,
+    )
+
+
+class LexicalIndex:
+    """TF-IDF cosine between a query text and every stored document.
+
+    Term counts are hashed (no vocabulary to refit); IDF and row norms are recomputed lazily
+    after changes, so scores always reflect the current corpus.
+    """
+
+    def __init__(self, n_features: int = 2**20) -> None:
+        self.n_features = n_features
+        self._vectorizer = _vectorizer(n_features)
+        self._tf: dict[Hashable, sp.csr_matrix] = {}
+        self._lock = threading.RLock()
+        self._dirty = True
+        self._ids: list[Hashable] = []
+        self._weighted: sp.csr_matrix | None = None
+        self.idf_: np.ndarray = np.ones(n_features, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self._tf)
+
+    def _term_frequencies(self, texts: Sequence[str]) -> sp.csr_matrix:
+        tf = self._vectorizer.transform(list(texts)).tocsr().astype(np.float32)
+        tf.data = 1.0 + np.log(tf.data)  # sublinear tf
+        return tf
+
+    def fit(self, keys: Sequence[Hashable], texts: Sequence[str]) -> "LexicalIndex":
+        """Replace the corpus."""
+        with self._lock:
+            self._tf = {}
+            self.upsert(keys, texts)
+        return self
+
+    def upsert(self, keys: Sequence[Hashable], texts: Sequence[str]) -> None:
+        """Add or replace documents."""
+        if not keys:
+            return
+        tf = self._term_frequencies(texts)
+        with self._lock:
+            for i, key in enumerate(keys):
+                self._tf[key] = tf[i]
+            self._dirty = True
+
+    def remove(self, keys: Iterable[Hashable]) -> None:
+        """Drop documents."""
+        with self._lock:
+            for key in keys:
+                self._tf.pop(key, None)
+            self._dirty = True
+
+    def _refresh(self) -> None:
+        if not self._dirty:
+            return
+        self._ids = list(self._tf)
+        if not self._ids:
+            self._weighted = sp.csr_matrix((0, self.n_features), dtype=np.float32)
+            self._dirty = False
+            return
+        tf = sp.vstack([self._tf[k] for k in self._ids]).tocsr()
+        df = np.bincount(tf.indices, minlength=self.n_features)
+        n = tf.shape[0]
+        self.idf_ = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+        self._weighted = normalize(tf @ sp.diags(self.idf_), copy=False).tocsr()
+        self._dirty = False
+
+    @property
+    def ids(self) -> list[Hashable]:
+        """Document ids in the row order of `scores`."""
+        with self._lock:
+            self._refresh()
+            return list(self._ids)
+
+    def query_vector(self, text: str) -> sp.csr_matrix:
+        """The weighted, normalised vector of a query text."""
+        with self._lock:
+            self._refresh()
+            q = self._term_frequencies([text]) @ sp.diags(self.idf_)
+        return normalize(q).tocsr()
+
+    def scores(self, text: str) -> tuple[list[Hashable], np.ndarray]:
+        """Cosine of the query with every document, and the document ids in that order."""
+        with self._lock:
+            self._refresh()
+            q = self.query_vector(text)
+            values = np.asarray((self._weighted @ q.T).todense()).ravel()
+            return list(self._ids), values.astype(np.float32)
