@@ -7,10 +7,18 @@ from alembic import context
 from app.config import get_settings
 from app.db import make_engine
 from models import metadata
+from models.base import UtcDateTime
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def _render_item(type_, obj, autogen_context):
+    """Render project column types as plain SQLAlchemy ones, so migrations never import models."""
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _configure(connection) -> None:
@@ -18,6 +26,7 @@ def _configure(connection) -> None:
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
+        render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",
     )
 

@@ -6,10 +6,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from app.config import get_settings
 from app.db import make_engine, make_session_factory, unit_of_work
+from app.repositories import matching as matching_repo
 from app.services import demo, taxonomy
+from app.services.matching import MatchingRuntime
 
 cli = typer.Typer(help="链配 chainmatch 命令行 / command line", no_args_is_help=True)
 console = Console()
@@ -48,15 +51,64 @@ def seed_demo(
     settings, factory = _factory()
     with unit_of_work(factory) as session:
         taxonomy.load_taxonomy_dir(session, settings.data_dir / "chains", settings.taxonomy_version)
-    with unit_of_work(factory) as session:
-        if if_empty and demo.demo_loaded(session):
-            console.print("demo data: already loaded, skipped")
-            return
-        stats = demo.load_demo(session, settings)
-    console.print(
-        f"demo data: {stats.leaders} leaders, {stats.demands} needs, "
-        f"{stats.smes} SME profiles added"
-    )
+    runtime = MatchingRuntime(settings, factory)
+    try:
+        with unit_of_work(factory) as session:
+            if if_empty and demo.demo_loaded(session):
+                console.print("demo data: already loaded, skipped")
+            else:
+                stats = demo.load_demo(session, settings, index=runtime)
+                console.print(
+                    f"demo data: {stats.leaders} leaders, {stats.demands} needs, "
+                    f"{stats.smes} SME profiles added"
+                )
+        _encode_with_progress(runtime, factory)
+    finally:
+        runtime.stop()
+
+
+def _encode_with_progress(runtime: MatchingRuntime, factory) -> int:
+    """Encode the queue (links, then profiles and needs) with a progress bar."""
+    with factory() as session:
+        total = sum(
+            matching_repo.count_pending(session, t, runtime.encoder.name) for t in ("sme", "demand")
+        )
+        links = runtime.encode_links(session)
+        session.commit()
+    if links:
+        console.print(f"encoded {links} chain links ({runtime.encoder.name})")
+    if not total:
+        return links
+    with Progress(
+        TextColumn("[bold]encoding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("encode", total=total)
+        done = runtime.encode_pending(progress=lambda n: progress.advance(task, n))
+    console.print(f"encoded {done} texts with {runtime.encoder.name}")
+    return links + done
+
+
+@cli.command()
+def reindex(
+    force: Annotated[
+        bool, typer.Option("--force", help="re-encode everything, even up-to-date vectors")
+    ] = False,
+) -> None:
+    """Encode every text that lacks a vector of the configured encoder (after a model change)."""
+    settings, factory = _factory()
+    runtime = MatchingRuntime(settings, factory)
+    try:
+        if force:
+            with unit_of_work(factory) as session:
+                removed = matching_repo.delete_embeddings(session, runtime.encoder.name)
+            console.print(f"dropped {removed} stored vectors of {runtime.encoder.name}")
+        _encode_with_progress(runtime, factory)
+    finally:
+        runtime.stop()
 
 
 @cli.command("show-settings")
@@ -72,3 +124,132 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _eval_inputs(encoder_name: str | None):
+    from app.services import evaluation
+    from app.services.matching import build_encoder
+
+    settings = get_settings()
+    if encoder_name:
+        settings = settings.model_copy(update={"encoder": encoder_name})
+    links = evaluation.links_from_taxonomy(
+        settings.data_dir / "chains" / f"{settings.taxonomy_version}.json"
+    )
+    data = evaluation.load_eval_set(
+        settings.data_dir / "eval", {link.code: link.chain for link in links}
+    )
+    encoder = build_encoder(settings)
+    total = len(data.profiles) + len(data.needs) + len(links)
+    with Progress(
+        TextColumn("[bold]encoding (cached)"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("encode", total=total)
+        vectors = evaluation.encode_eval_set(
+            data,
+            links,
+            encoder,
+            settings.data_dir.parent / "var" / "cache",
+            progress=lambda n: progress.advance(task, n),
+        )
+    return settings, data, links, vectors
+
+
+@cli.command("eval")
+def eval_command(
+    split: Annotated[
+        str, typer.Option(help="needs to score: test (held out), train, or all")
+    ] = "test",
+    encoder: Annotated[str | None, typer.Option(help="override CHAINMATCH_ENCODER")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """nDCG@10, Recall@50 and MRR of the full matcher, TF-IDF alone and dense alone."""
+    from rich.table import Table
+
+    from app.services import evaluation
+    from matching.features import FusionWeights
+
+    settings, data, links, vectors = _eval_inputs(encoder)
+    weights = FusionWeights.from_dict(settings.match_weights)
+    matcher = evaluation.build_matcher(data, vectors, links, weights, settings.match_candidates)
+    ranked = evaluation.rankings(data, vectors, matcher)
+    scores = evaluation.report(data, ranked, None if split == "all" else split)
+    tags = sorted({t for ts in data.tags.values() for t in ts})
+    by_tag = {}
+    for tag in tags:
+        keep = {n for n, ts in data.tags.items() if tag in ts}
+        if split != "all":
+            keep = {n for n in keep if data.split.get(n) == split}
+        by_tag[tag] = evaluation.report(
+            data,
+            {s: {q: r for q, r in runs.items() if q in keep} for s, runs in ranked.items()},
+            None,
+        )
+    best_single = max(scores["tfidf"].ndcg10, scores["dense"].ndcg10)
+    gain = (scores["full"].ndcg10 / best_single - 1.0) if best_single else 0.0
+    if as_json:
+        console.print_json(
+            json.dumps(
+                {
+                    "split": split,
+                    "encoder": settings.encoder,
+                    "systems": {k: v.as_dict() for k, v in scores.items()},
+                    "gain_over_best_single": round(gain, 4),
+                    "by_tag": {
+                        t: {k: v.as_dict()["nDCG@10"] for k, v in r.items()}
+                        for t, r in by_tag.items()
+                    },
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    table = Table(title=f"chainmatch eval · split={split} · {scores['full'].queries} needs")
+    for col in ("system", "nDCG@10", "Recall@50", "MRR"):
+        table.add_column(col, justify="right" if col != "system" else "left")
+    names = {"full": "full matcher", "tfidf": "TF-IDF alone", "dense": "dense alone"}
+    for key in ("full", "tfidf", "dense"):
+        d = scores[key].as_dict()
+        table.add_row(names[key], f"{d['nDCG@10']:.3f}", f"{d['Recall@50']:.3f}", f"{d['MRR']:.3f}")
+    console.print(table)
+    console.print(f"full matcher vs the better single signal: {gain:+.1%} nDCG@10")
+    tag_table = Table(title="nDCG@10 by hard-case tag")
+    for col in ("tag", "needs", "full", "TF-IDF", "dense"):
+        tag_table.add_column(col)
+    for tag, r in by_tag.items():
+        tag_table.add_row(
+            tag,
+            str(r["full"].queries),
+            f"{r['full'].ndcg10:.3f}",
+            f"{r['tfidf'].ndcg10:.3f}",
+            f"{r['dense'].ndcg10:.3f}",
+        )
+    console.print(tag_table)
+
+
+@cli.command()
+def tune(
+    encoder: Annotated[str | None, typer.Option(help="override CHAINMATCH_ENCODER")] = None,
+) -> None:
+    """Choose fusion weights on the train split (coordinate ascent on nDCG@10) and print them."""
+    from app.services import evaluation
+    from matching.features import FusionWeights
+    from matching.tuning import coordinate_ascent, mean_ndcg
+
+    settings, data, links, vectors = _eval_inputs(encoder)
+    start = FusionWeights.from_dict(settings.match_weights)
+    # Score every candidate equally in the first stage so tuning sees the whole pool.
+    matcher = evaluation.build_matcher(data, vectors, links, start, candidates=400)
+    train = evaluation.feature_table(data, vectors, matcher, "train")
+    test = evaluation.feature_table(data, vectors, matcher, "test")
+    best, score = coordinate_ascent(train, data.qrels, start)
+    console.print(
+        f"train nDCG@10 {mean_ndcg(train, data.qrels, start):.4f} -> {score:.4f}; "
+        f"test {mean_ndcg(test, data.qrels, start):.4f} -> {mean_ndcg(test, data.qrels, best):.4f}"
+    )
+    console.print_json(json.dumps(best.as_dict()))

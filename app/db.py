@@ -55,11 +55,16 @@ def get_session(request: Request) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+        dirty = session.info.pop("index_dirty", False)
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+    # This process sees its own writes at once; the others within a poll interval.
+    runtime = request.app.state.matching
+    if dirty and runtime is not None:
+        runtime.after_commit()
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import get_session
 from app.errors import FieldError, InvalidInput
+from app.services.matching import MatchingRuntime
 
 # Function scope: the commit happens before the response is sent, so a failed commit is an error
 # response, not a lost write behind a 201.
@@ -68,3 +69,11 @@ def if_match(
 
 
 IfMatchDep = Annotated[int | None, Depends(if_match)]
+
+
+def get_index(request: Request) -> MatchingRuntime:
+    """The process's matcher runtime."""
+    return request.app.state.matching
+
+
+IndexDep = Annotated[MatchingRuntime, Depends(get_index)]

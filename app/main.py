@@ -11,7 +11,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_error_handlers
-from app.routers import chains, demands, health, leaders, smes
+from app.routers import chains, demands, health, leaders, matches, smes
+from app.services.matching import MatchingRuntime
 
 log = logging.getLogger("chainmatch")
 
@@ -76,9 +77,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         if getattr(app.state, "session_factory", None) is None:
             app.state.session_factory = make_session_factory(engine)
+        runtime = MatchingRuntime(settings, app.state.session_factory)
+        runtime.load()
+        runtime.start()
+        app.state.matching = runtime
         try:
             yield
         finally:
+            runtime.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -90,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.session_factory = None
+    app.state.matching = None
     install_error_handlers(app)
 
     @app.exception_handler(Exception)
@@ -106,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, chains, leaders, smes, demands):
+    for module in (health, chains, leaders, smes, demands, matches):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -1,7 +1,8 @@
 """What the matcher sees of a need, an SME profile and a chain link: plain frozen dataclasses."""
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import date
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,14 @@ class NeedDoc:
     min_tier: str | None = None
     quantity: float | None = None
     unit: str | None = None
+    status: str = "published"
+    valid_until: date | None = None
+
+    def is_open(self, today: date) -> bool:
+        """True while suppliers can still answer the need."""
+        return self.status in ("published", "docking") and (
+            self.valid_until is None or self.valid_until >= today
+        )
 
     @property
     def must_certifications(self) -> tuple[str, ...]:

@@ -96,17 +96,15 @@ class LexicalIndex:
             self._refresh()
             return list(self._ids)
 
-    def query_vector(self, text: str) -> sp.csr_matrix:
-        """The weighted, normalised vector of a query text."""
-        with self._lock:
-            self._refresh()
-            q = self._term_frequencies([text]) @ sp.diags(self.idf_)
-        return normalize(q).tocsr()
-
     def scores(self, text: str) -> tuple[list[Hashable], np.ndarray]:
         """Cosine of the query with every document, and the document ids in that order."""
+        ids, values = self.scores_many([text])
+        return ids, values[0]
+
+    def scores_many(self, texts: Sequence[str]) -> tuple[list[Hashable], np.ndarray]:
+        """Cosines of several queries (rows) with every document (columns)."""
         with self._lock:
             self._refresh()
-            q = self.query_vector(text)
-            values = np.asarray((self._weighted @ q.T).todense()).ravel()
-            return list(self._ids), values.astype(np.float32)
+            q = normalize(self._term_frequencies(texts) @ sp.diags(self.idf_))
+            values = np.asarray((q @ self._weighted.T).todense(), dtype=np.float32)
+            return list(self._ids), values.reshape(len(texts), len(self._ids))

@@ -12,6 +12,7 @@ from models.enterprise import (
     sme_chains,
     sme_links,
 )
+from models.matching import Embedding, EncodeClaim, IndexChange
 from models.taxonomy import Chain, ChainLink, SubChain, TaxonomyVersion
 
 metadata = Base.metadata
@@ -22,7 +23,10 @@ __all__ = [
     "ChainLeader",
     "ChainLink",
     "Demand",
+    "Embedding",
+    "EncodeClaim",
     "Enterprise",
+    "IndexChange",
     "SmeCertification",
     "SmeProduct",
     "SmeProfile",

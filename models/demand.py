@@ -49,6 +49,8 @@ class Demand(VersionedMixin, Base):
     contact_phone: Mapped[str | None] = mapped_column(String(50))
     contact_email: Mapped[str | None] = mapped_column(String(200))
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # sha1 of the text the matcher encodes; an embedding with another hash is stale.
+    match_text_hash: Mapped[str | None] = mapped_column(String(40))
 
     leader: Mapped[ChainLeader] = relationship(lazy="joined")
     chain: Mapped[Chain | None] = relationship(lazy="joined")

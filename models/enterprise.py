@@ -90,6 +90,8 @@ class SmeProfile(VersionedMixin, Base):
     contact_email: Mapped[str | None] = mapped_column(String(200))
     # Lower-cased concatenation of the searchable texts, kept by the service for `q` filters.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # sha1 of the text the matcher encodes; an embedding with another hash is stale.
+    match_text_hash: Mapped[str | None] = mapped_column(String(40))
 
     enterprise: Mapped[Enterprise] = relationship(lazy="joined")
     products: Mapped[list["SmeProduct"]] = relationship(

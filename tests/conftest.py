@@ -62,7 +62,13 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, demo=False)
+    return Settings(
+        database_url=database_url,
+        demo=False,
+        encoder="hashing",
+        index_poll_seconds=0,
+        encode_poll_seconds=0,
+    )
 
 
 @pytest.fixture

@@ -93,3 +93,11 @@ def list_page(
 def leader_titles(session: Session) -> set[tuple[int, str]]:
     """(leader id, title) of every stored need, deleted ones included."""
     return {(lid, title) for lid, title in session.execute(select(Demand.leader_id, Demand.title))}
+
+
+def leader_ids(session: Session, demand_ids: list[int]) -> dict[int, int]:
+    """The leader of each need."""
+    if not demand_ids:
+        return {}
+    rows = session.execute(select(Demand.id, Demand.leader_id).where(Demand.id.in_(demand_ids)))
+    return {d: leader for d, leader in rows}

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from app.deps import IfMatchDep, PageDep, SessionDep, SettingsDep
+from app.deps import IfMatchDep, IndexDep, PageDep, SessionDep, SettingsDep
 from app.repositories.demands import DemandFilters
 from app.routers.filters import (
     CertQuery,
@@ -24,9 +24,11 @@ router = APIRouter(prefix="/demands", tags=["demands"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="发布需求 / post a need")
-def create_demand(data: DemandCreate, session: SessionDep, response: Response) -> DemandRead:
+def create_demand(
+    data: DemandCreate, session: SessionDep, index: IndexDep, response: Response
+) -> DemandRead:
     """Post a need of a chain leader."""
-    demand = service.create(session, data)
+    demand = service.create(session, data, index)
     response.headers["Location"] = f"/api/v1/demands/{demand.id}"
     response.headers["ETag"] = f'"{demand.version}"'
     return demand
@@ -41,9 +43,10 @@ def bulk_create_demands(
     rows: Annotated[list[Any], Body(description="需求数组，最多 10,000 条")],
     session: SessionDep,
     settings: SettingsDep,
+    index: IndexDep,
 ) -> BulkCreated:
     """Create up to 10,000 needs in one transaction, or report every bad row and store none."""
-    ids = service.bulk_create(session, rows, settings)
+    ids = service.bulk_create(session, rows, settings, index)
     return BulkCreated(ids=ids, count=len(ids))
 
 
@@ -94,10 +97,11 @@ def update_demand(
     data: DemandUpdate,
     session: SessionDep,
     expected: IfMatchDep,
+    index: IndexDep,
     response: Response,
 ) -> DemandRead:
     """Change some fields; status moves along draft → published → docking → intention → signed."""
-    demand = service.update(session, demand_id, data, expected)
+    demand = service.update(session, demand_id, data, expected, index)
     response.headers["ETag"] = f'"{demand.version}"'
     return demand
 
@@ -105,12 +109,14 @@ def update_demand(
 @router.delete(
     "/{demand_id}", status_code=status.HTTP_204_NO_CONTENT, summary="删除需求(可恢复) / delete"
 )
-def delete_demand(demand_id: int, session: SessionDep, expected: IfMatchDep) -> None:
+def delete_demand(
+    demand_id: int, session: SessionDep, expected: IfMatchDep, index: IndexDep
+) -> None:
     """Soft-delete a need (restore with POST /demands/{id}/restore)."""
-    service.delete(session, demand_id, expected)
+    service.delete(session, demand_id, expected, index)
 
 
 @router.post("/{demand_id}/restore", summary="恢复已删除需求 / undo delete")
-def restore_demand(demand_id: int, session: SessionDep) -> DemandRead:
+def restore_demand(demand_id: int, session: SessionDep, index: IndexDep) -> DemandRead:
     """Undo a delete."""
-    return service.restore(session, demand_id)
+    return service.restore(session, demand_id, index)

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from app.deps import IfMatchDep, PageDep, SessionDep, SettingsDep
+from app.deps import IfMatchDep, IndexDep, PageDep, SessionDep, SettingsDep
 from app.repositories.smes import SmeFilters
 from app.routers.filters import CertQuery, CityQuery, CodeQuery, TextQuery, TierQuery
 from app.schemas.common import Page
@@ -15,9 +15,11 @@ router = APIRouter(prefix="/smes", tags=["smes"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="登记中小企业档案 / create profile")
-def create_sme(data: SmeCreate, session: SessionDep, response: Response) -> SmeRead:
+def create_sme(
+    data: SmeCreate, session: SessionDep, index: IndexDep, response: Response
+) -> SmeRead:
     """Register an SME profile."""
-    sme = service.create(session, data)
+    sme = service.create(session, data, index)
     response.headers["Location"] = f"/api/v1/smes/{sme.id}"
     response.headers["ETag"] = f'"{sme.version}"'
     return sme
@@ -32,9 +34,14 @@ def bulk_create_smes(
     rows: Annotated[list[Any], Body(description="档案数组，最多 10,000 条")],
     session: SessionDep,
     settings: SettingsDep,
+    index: IndexDep,
 ) -> BulkCreated:
-    """Create up to 10,000 profiles in one transaction, or report every bad row and store none."""
-    ids = service.bulk_create(session, rows, settings)
+    """Create up to 10,000 profiles in one transaction, or report every bad row and store none.
+
+    Vectors are computed after the commit by the encoding queue; GET /index/status shows the
+    backlog.
+    """
+    ids = service.bulk_create(session, rows, settings, index)
     return BulkCreated(ids=ids, count=len(ids))
 
 
@@ -73,10 +80,15 @@ def get_sme(sme_id: int, session: SessionDep, response: Response) -> SmeRead:
 
 @router.patch("/{sme_id}", summary="修改档案 / update profile")
 def update_sme(
-    sme_id: int, data: SmeUpdate, session: SessionDep, expected: IfMatchDep, response: Response
+    sme_id: int,
+    data: SmeUpdate,
+    session: SessionDep,
+    expected: IfMatchDep,
+    index: IndexDep,
+    response: Response,
 ) -> SmeRead:
     """Change some fields; send `version` or If-Match to guard against lost updates."""
-    sme = service.update(session, sme_id, data, expected)
+    sme = service.update(session, sme_id, data, expected, index)
     response.headers["ETag"] = f'"{sme.version}"'
     return sme
 
@@ -84,12 +96,12 @@ def update_sme(
 @router.delete(
     "/{sme_id}", status_code=status.HTTP_204_NO_CONTENT, summary="删除档案(可恢复) / delete"
 )
-def delete_sme(sme_id: int, session: SessionDep, expected: IfMatchDep) -> None:
+def delete_sme(sme_id: int, session: SessionDep, expected: IfMatchDep, index: IndexDep) -> None:
     """Soft-delete a profile (restore with POST /smes/{id}/restore)."""
-    service.delete(session, sme_id, expected)
+    service.delete(session, sme_id, expected, index)
 
 
 @router.post("/{sme_id}/restore", summary="恢复已删除档案 / undo delete")
-def restore_sme(sme_id: int, session: SessionDep) -> SmeRead:
+def restore_sme(sme_id: int, session: SessionDep, index: IndexDep) -> SmeRead:
     """Undo a delete."""
-    return service.restore(session, sme_id)
+    return service.restore(session, sme_id, index)

@@ -11,6 +11,7 @@ from app.repositories import leaders as leader_repo
 from app.schemas.common import Page
 from app.schemas.demand import DemandCreate, DemandRead, DemandUpdate
 from app.services.common import check_version, refuse_nulls, search_text, validate_rows
+from app.services.matching import MatchingRuntime
 from app.services.taxonomy import CodeBook
 from matching import vocab
 from models import Demand, utcnow
@@ -76,7 +77,9 @@ def _leader_missing(leader_id: int, prefix: tuple, row: int | None) -> FieldErro
     )
 
 
-def create(session: Session, data: DemandCreate) -> DemandRead:
+def create(
+    session: Session, data: DemandCreate, index: MatchingRuntime | None = None
+) -> DemandRead:
     """Post one need."""
     errors: list[FieldError] = []
     leader = leader_repo.get(session, data.leader_id)
@@ -88,12 +91,19 @@ def create(session: Session, data: DemandCreate) -> DemandRead:
     demand = Demand(leader=leader, chain=chain, link=link)
     session.add(demand)
     _apply(demand, data, set(DemandCreate.model_fields))
+    if index:
+        index.record_demand(session, demand)
     session.flush()
     return DemandRead.from_model(demand)
 
 
-def bulk_create(session: Session, rows: list[Any], settings: Settings) -> list[int]:
-    """Post many needs, all or nothing; every bad row is reported."""
+def bulk_create(
+    session: Session,
+    rows: list[Any],
+    settings: Settings,
+    index: MatchingRuntime | None = None,
+) -> list[int]:
+    """Post many needs, all or nothing; every bad row is reported (vectors are queued)."""
     parsed, errors = validate_rows(rows, DemandCreate, settings.max_bulk_rows)
     book = CodeBook.load(session)
     leaders = {lid: leader_repo.get(session, lid) for lid in {d.leader_id for d in parsed if d}}
@@ -115,6 +125,8 @@ def bulk_create(session: Session, rows: list[Any], settings: Settings) -> list[i
         session.add(demand)
         _apply(demand, data, fields)
         demands.append(demand)
+    if index:
+        index.queue_demands(session, demands)
     session.flush()
     return [d.id for d in demands]
 
@@ -139,7 +151,11 @@ def list_page(
 
 
 def update(
-    session: Session, demand_id: int, data: DemandUpdate, if_match: int | None = None
+    session: Session,
+    demand_id: int,
+    data: DemandUpdate,
+    if_match: int | None = None,
+    index: MatchingRuntime | None = None,
 ) -> DemandRead:
     """Change the fields given; the status moves only along the lifecycle."""
     demand = repo.get(session, demand_id)
@@ -177,11 +193,18 @@ def update(
         demand.chain, demand.link = chain, link
     _apply(demand, data, fields)
     demand.updated_at = utcnow()
+    if index:
+        index.record_demand(session, demand)
     session.flush()
     return DemandRead.from_model(demand)
 
 
-def delete(session: Session, demand_id: int, if_match: int | None = None) -> None:
+def delete(
+    session: Session,
+    demand_id: int,
+    if_match: int | None = None,
+    index: MatchingRuntime | None = None,
+) -> None:
     """Soft-delete a need; it can be restored."""
     demand = repo.get(session, demand_id)
     if demand is None:
@@ -189,13 +212,17 @@ def delete(session: Session, demand_id: int, if_match: int | None = None) -> Non
     check_version(demand.version, if_match)
     demand.deleted_at = utcnow()
     session.flush()
+    if index:
+        index.record_deleted(session, "demand", demand.id)
 
 
-def restore(session: Session, demand_id: int) -> DemandRead:
+def restore(session: Session, demand_id: int, index: MatchingRuntime | None = None) -> DemandRead:
     """Undo a soft delete."""
     demand = repo.get(session, demand_id, include_deleted=True)
     if demand is None:
         raise _not_found(demand_id)
     demand.deleted_at = None
+    if index:
+        index.record_demand(session, demand)
     session.flush()
     return DemandRead.from_model(demand)

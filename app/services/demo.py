@@ -14,6 +14,7 @@ from app.repositories import leaders as leader_repo
 from app.repositories import smes as sme_repo
 from app.schemas.leader import LeaderCreate
 from app.services import demands, leaders, smes
+from app.services.matching import MatchingRuntime
 
 
 @dataclass
@@ -34,7 +35,12 @@ def demo_loaded(session: Session) -> bool:
     return sme_repo.count(session) > 0
 
 
-def load_demo(session: Session, settings: Settings, directory: Path | None = None) -> DemoStats:
+def load_demo(
+    session: Session,
+    settings: Settings,
+    directory: Path | None = None,
+    index: MatchingRuntime | None = None,
+) -> DemoStats:
     """Add the demo leaders, needs and SMEs that are not there yet (safe to run twice)."""
     directory = directory or settings.data_dir / "demo"
     stats = DemoStats()
@@ -54,12 +60,12 @@ def load_demo(session: Session, settings: Settings, directory: Path | None = Non
         if (leader.id, row["title"]) not in titles:
             demand_rows.append({**row, "leader_id": leader.id})
     if demand_rows:
-        stats.demands = len(demands.bulk_create(session, demand_rows, settings))
+        stats.demands = len(demands.bulk_create(session, demand_rows, settings, index))
 
     sme_rows = _read(directory, "smes.json")
     known = enterprise_repo.by_uscc(session, [r.get("uscc") for r in sme_rows])
     taken = sme_repo.active_for_enterprises(session, [e.id for e in known.values()])
     fresh = [r for r in sme_rows if not (r.get("uscc") in known and known[r["uscc"]].id in taken)]
     if fresh:
-        stats.smes = len(smes.bulk_create(session, fresh, settings))
+        stats.smes = len(smes.bulk_create(session, fresh, settings, index))
     return stats

@@ -11,6 +11,7 @@ from app.repositories import smes as repo
 from app.schemas.common import Page
 from app.schemas.sme import SmeCreate, SmeRead, SmeUpdate
 from app.services.common import check_version, refuse_nulls, search_text, validate_rows
+from app.services.matching import MatchingRuntime
 from app.services.taxonomy import CodeBook
 from models import Enterprise, SmeCertification, SmeProduct, SmeProfile, utcnow
 
@@ -108,7 +109,7 @@ def _new_profile(data: SmeCreate, enterprise: Enterprise | None) -> SmeProfile:
     return sme
 
 
-def create(session: Session, data: SmeCreate) -> SmeRead:
+def create(session: Session, data: SmeCreate, index: MatchingRuntime | None = None) -> SmeRead:
     """Register one SME profile."""
     book = CodeBook.load(session)
     errors: list[FieldError] = []
@@ -124,12 +125,22 @@ def create(session: Session, data: SmeCreate) -> SmeRead:
     sme = _new_profile(data, enterprise)
     session.add(sme)
     _apply(sme, data, fields, refs)
+    if index:
+        index.record_sme(session, sme)
     session.flush()
     return SmeRead.from_model(sme)
 
 
-def bulk_create(session: Session, rows: list[Any], settings: Settings) -> list[int]:
-    """Register many profiles, all or nothing; every bad row is reported."""
+def bulk_create(
+    session: Session,
+    rows: list[Any],
+    settings: Settings,
+    index: MatchingRuntime | None = None,
+) -> list[int]:
+    """Register many profiles, all or nothing; every bad row is reported.
+
+    Their vectors are queued: the encoding worker computes them after the commit.
+    """
     parsed, errors = validate_rows(rows, SmeCreate, settings.max_bulk_rows)
     book = CodeBook.load(session)
     fields = set(SmeCreate.model_fields)
@@ -168,6 +179,8 @@ def bulk_create(session: Session, rows: list[Any], settings: Settings) -> list[i
         session.add(sme)
         _apply(sme, data, fields, refs)
         profiles.append(sme)
+    if index:
+        index.queue_smes(session, profiles)
     session.flush()
     return [p.id for p in profiles]
 
@@ -189,7 +202,13 @@ def list_page(session: Session, filters: repo.SmeFilters, limit: int, offset: in
     )
 
 
-def update(session: Session, sme_id: int, data: SmeUpdate, if_match: int | None = None) -> SmeRead:
+def update(
+    session: Session,
+    sme_id: int,
+    data: SmeUpdate,
+    if_match: int | None = None,
+    index: MatchingRuntime | None = None,
+) -> SmeRead:
     """Change the fields given; refuse edits made against an older version."""
     sme = repo.get(session, sme_id)
     if sme is None:
@@ -216,11 +235,18 @@ def update(session: Session, sme_id: int, data: SmeUpdate, if_match: int | None 
     _apply(sme, data, fields, refs)
     # Touch the profile so enterprise-only edits also bump its version.
     sme.updated_at = utcnow()
+    if index:
+        index.record_sme(session, sme)
     session.flush()
     return SmeRead.from_model(sme)
 
 
-def delete(session: Session, sme_id: int, if_match: int | None = None) -> None:
+def delete(
+    session: Session,
+    sme_id: int,
+    if_match: int | None = None,
+    index: MatchingRuntime | None = None,
+) -> None:
     """Soft-delete a profile; it can be restored."""
     sme = repo.get(session, sme_id)
     if sme is None:
@@ -228,9 +254,11 @@ def delete(session: Session, sme_id: int, if_match: int | None = None) -> None:
     check_version(sme.version, if_match)
     sme.deleted_at = utcnow()
     session.flush()
+    if index:
+        index.record_deleted(session, "sme", sme.id)
 
 
-def restore(session: Session, sme_id: int) -> SmeRead:
+def restore(session: Session, sme_id: int, index: MatchingRuntime | None = None) -> SmeRead:
     """Undo a soft delete."""
     sme = repo.get(session, sme_id, include_deleted=True)
     if sme is None:
@@ -240,4 +268,6 @@ def restore(session: Session, sme_id: int) -> SmeRead:
             raise Conflict(*_uscc_taken(sme.enterprise.uscc or ""), field="uscc")
         sme.deleted_at = None
         session.flush()
+        if index:
+            index.record_sme(session, sme)
     return SmeRead.from_model(sme)

@@ -1,0 +1,279 @@
+"""Match use cases: ranked SMEs for a need, needs for an SME, free-text search, placement."""
+
+from datetime import date
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from app.errors import FieldError, InvalidInput, NotFound
+from app.repositories import demands as demand_repo
+from app.repositories import smes as sme_repo
+from app.schemas.match import (
+    ChainCoverage,
+    DemandMatch,
+    FreeTextMatch,
+    LinkCoverage,
+    LinkSupplier,
+    PlacementRead,
+    SmeMatch,
+)
+from app.services import match_docs
+from app.services import taxonomy as taxonomy_service
+from app.services.matching import MatchingRuntime
+from matching.documents import CertRequirement, NeedDoc, need_text, profile_text
+from matching.matcher import Match, ProfileFilter
+from matching.vocab import normalize_certification
+
+
+def _sme_item(runtime: MatchingRuntime, m: Match) -> SmeMatch:
+    p = runtime.matcher.profiles[m.id]
+    return SmeMatch(
+        sme_id=m.id,
+        name=p.name,
+        city=p.city,
+        tier=p.tier,
+        score=m.score,
+        rank=m.rank,
+        eligible=not m.features.certs_missing_must,
+        components=m.components,
+        reasons=m.reasons,
+        matched_terms=m.features.matched_terms,
+    )
+
+
+def _vector(runtime: MatchingRuntime, index, key, text: str, encode) -> np.ndarray | None:
+    """A stored vector from the index; encode only when the entity has none yet."""
+    vector = index.vector(key)
+    if vector is None and text:
+        vector = encode([text])[0]
+    return vector
+
+
+def demand_matches(
+    session: Session,
+    runtime: MatchingRuntime,
+    demand_id: int,
+    limit: int,
+    where: ProfileFilter,
+    include_ineligible: bool = True,
+) -> list[SmeMatch]:
+    """SMEs that can meet a need, best first."""
+    demand = demand_repo.get(session, demand_id)
+    if demand is None:
+        raise NotFound(f"need {demand_id} not found", f"需求 {demand_id} 不存在")
+    need = runtime.matcher.needs.get(demand.id) or match_docs.need_doc(demand)
+    vector = _vector(
+        runtime,
+        runtime.matcher.need_vectors,
+        demand.id,
+        need_text(need),
+        runtime.encoder.encode_queries,
+    )
+    ranked = runtime.matcher.rank_profiles(
+        need,
+        vector,
+        k=limit,
+        where=where if where.active else None,
+        exclude_ineligible=not include_ineligible,
+    )
+    return [_sme_item(runtime, m) for m in ranked]
+
+
+def sme_matches(
+    session: Session, runtime: MatchingRuntime, sme_id: int, limit: int, include_closed: bool
+) -> list[DemandMatch]:
+    """Needs an SME can serve, best first (open needs only unless asked)."""
+    sme = sme_repo.get(session, sme_id)
+    if sme is None:
+        raise NotFound(f"SME profile {sme_id} not found", f"中小企业档案 {sme_id} 不存在")
+    profile = runtime.matcher.profiles.get(sme.id) or match_docs.profile_doc(sme)
+    vector = _vector(
+        runtime,
+        runtime.matcher.profile_vectors,
+        sme.id,
+        profile_text(profile),
+        runtime.encoder.encode_passages,
+    )
+    today = date.today()
+    ranked = runtime.matcher.rank_needs(
+        profile, vector, k=limit, where=None if include_closed else lambda n: n.is_open(today)
+    )
+    out = []
+    for m in ranked:
+        need = runtime.matcher.needs[m.id]
+        out.append(
+            DemandMatch(
+                demand_id=m.id,
+                title=need.title,
+                leader_id=None,
+                leader_name=need.leader_name,
+                score=m.score,
+                rank=m.rank,
+                eligible=not m.features.certs_missing_must,
+                components=m.components,
+                reasons=m.reasons,
+                matched_terms=m.features.matched_terms,
+            )
+        )
+    leader_ids = demand_repo.leader_ids(session, [x.demand_id for x in out])
+    for item in out:
+        item.leader_id = leader_ids.get(item.demand_id)
+    return out
+
+
+def free_text_matches(
+    session: Session, runtime: MatchingRuntime, query: FreeTextMatch
+) -> list[SmeMatch]:
+    """SMEs for an organizer's free-text search with optional structure and filters."""
+    errors: list[FieldError] = []
+    book = taxonomy_service.CodeBook.load(session)
+    chain, link = book.chain_and_link(query.chain, query.link, errors)
+    if errors:
+        raise InvalidInput(errors)
+    region = query.region_preference
+    need = NeedDoc(
+        id="query",
+        title=query.text,
+        keywords=tuple(query.keywords),
+        chain=chain.code if chain else None,
+        link=link.code if link else None,
+        certifications=tuple(
+            CertRequirement(c.name, c.must) for c in query.required_certifications
+        ),
+        region_scope=str(region.scope) if region else "any",
+        region_cities=tuple(region.cities) if region else (),
+        min_tier=str(query.min_tier) if query.min_tier else None,
+    )
+    vector = runtime.encoder.encode_queries([need_text(need)])[0]
+    where = ProfileFilter(
+        city=query.city,
+        tier=str(query.tier) if query.tier else None,
+        certification=normalize_certification(query.certification) if query.certification else None,
+    )
+    ranked = runtime.matcher.rank_profiles(
+        need, vector, k=query.limit, where=where if where.active else None
+    )
+    return [_sme_item(runtime, m) for m in ranked]
+
+
+def _placements(runtime: MatchingRuntime, text: str, vector, k: int) -> list[PlacementRead]:
+    placer = runtime.matcher.placer
+    if placer is None:
+        return []
+    return [
+        PlacementRead(
+            chain=p.chain,
+            link=p.code,
+            name=p.name,
+            score=p.score,
+            matched_keywords=list(p.matched_keywords),
+        )
+        for p in placer.place(text, vector, k=k)
+    ]
+
+
+def sme_placement(
+    session: Session, runtime: MatchingRuntime, sme_id: int, k: int
+) -> list[PlacementRead]:
+    """Suggested chain links of an SME profile, with scores."""
+    sme = sme_repo.get(session, sme_id)
+    if sme is None:
+        raise NotFound(f"SME profile {sme_id} not found", f"中小企业档案 {sme_id} 不存在")
+    text = match_docs.sme_match_text(sme)
+    return _placements(runtime, text, runtime.matcher.profile_vectors.vector(sme.id), k)
+
+
+def demand_placement(
+    session: Session, runtime: MatchingRuntime, demand_id: int, k: int
+) -> list[PlacementRead]:
+    """Suggested chain links of a need, with scores."""
+    demand = demand_repo.get(session, demand_id)
+    if demand is None:
+        raise NotFound(f"need {demand_id} not found", f"需求 {demand_id} 不存在")
+    text = match_docs.demand_match_text(demand)
+    return _placements(runtime, text, runtime.matcher.need_vectors.vector(demand.id), k)
+
+
+def link_suppliers(
+    session: Session, runtime: MatchingRuntime, chain_code: str, link_code: str, limit: int
+) -> list[LinkSupplier]:
+    """Suppliers of a link: those that declare it first, then those placement suggests."""
+    taxonomy_service.get_link(session, chain_code, link_code)
+    matcher = runtime.matcher
+    declared = [p for p in matcher.profiles.values() if link_code in p.links]
+    suggested = [
+        p
+        for key, p in matcher.profiles.items()
+        if link_code not in p.links and link_code in matcher.profile_links.get(key, ())
+    ]
+    scores = _link_scores(runtime, link_code, [p.id for p in declared + suggested])
+    rows = [
+        LinkSupplier(
+            sme_id=p.id,
+            name=p.name,
+            city=p.city,
+            tier=p.tier,
+            declared=p in declared,
+            score=scores.get(p.id),
+        )
+        for p in declared + suggested
+    ]
+    rows.sort(key=lambda r: (not r.declared, -(r.score or 0.0), r.sme_id))
+    return rows[:limit]
+
+
+def _link_scores(runtime: MatchingRuntime, link_code: str, ids: list) -> dict:
+    placer = runtime.matcher.placer
+    if placer is None or not ids:
+        return {}
+    column = next(i for i, x in enumerate(placer.links_) if x.code == link_code)
+    texts = [runtime.matcher.profile_texts[i] for i in ids]
+    vectors = [runtime.matcher.profile_vectors.vector(i) for i in ids]
+    out = {}
+    with_vec = [i for i, v in zip(ids, vectors, strict=True) if v is not None]
+    if with_vec and len(with_vec) == len(ids):
+        scores = placer.scores_many(texts, np.stack(vectors))
+    else:
+        scores = placer.scores_many(texts, None)
+    for row, key in enumerate(ids):
+        out[key] = round(float(scores[row, column]), 4)
+    return out
+
+
+def chain_coverage(session: Session, runtime: MatchingRuntime, chain_code: str) -> ChainCoverage:
+    """Per link of a chain: declared and suggested suppliers and open needs; weak links."""
+    chain = taxonomy_service.get_chain(session, chain_code, None)
+    matcher = runtime.matcher
+    today = date.today()
+    declared: dict[str, int] = {}
+    suggested: dict[str, int] = {}
+    for key, p in matcher.profiles.items():
+        for code in p.links:
+            declared[code] = declared.get(code, 0) + 1
+        for code in matcher.profile_links.get(key, ()):
+            if code not in p.links:
+                suggested[code] = suggested.get(code, 0) + 1
+    needs: dict[str, int] = {}
+    for need in matcher.needs.values():
+        if need.link and need.is_open(today):
+            needs[need.link] = needs.get(need.link, 0) + 1
+    links = [link for sub in chain.sub_chains for link in sub.links] + chain.links
+    rows = [
+        LinkCoverage(
+            link=x.code,
+            name=x.name,
+            stage=x.stage,
+            sub_chain=x.sub_chain,
+            declared_suppliers=declared.get(x.code, 0),
+            suggested_suppliers=suggested.get(x.code, 0),
+            open_needs=needs.get(x.code, 0),
+            weak=declared.get(x.code, 0) + suggested.get(x.code, 0) == 0,
+        )
+        for x in links
+    ]
+    return ChainCoverage(
+        chain=chain.code,
+        name=chain.name,
+        links=rows,
+        weak_links=[r.link for r in rows if r.weak],
+    )

@@ -1,0 +1,376 @@
+"""The matcher inside the service: index lifecycle, cross-process sync, encoding, use cases.
+
+- Vectors are computed once per text version and stored (table `embeddings`).
+- At start-up the in-memory index is rebuilt from stored vectors, without re-encoding.
+- Every write appends to `index_changes`; each process polls it (and the writing process applies
+  it right after its commit), so several API processes on one PostgreSQL stay in step.
+- Single writes are encoded in the request, on the one encoder thread; bulk writes are queued
+  and a background worker encodes them in batches, claiming each text version in
+  `encode_claims` so that no write is encoded twice across processes.
+"""
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.repositories import matching as repo
+from app.services import match_docs
+from app.services.taxonomy import resolve_version
+from matching.encoders import Encoder, SerialEncoder, make_encoder
+from matching.features import FusionWeights
+from matching.matcher import Matcher
+from matching.placement import LinkPlacer
+from models import Demand, SmeProfile, utcnow
+
+log = logging.getLogger("chainmatch.matching")
+
+# How far back each poll re-reads the change log: covers commit delays and clock skew.
+LOOKBACK = timedelta(seconds=120)
+
+
+def build_encoder(settings: Settings) -> Encoder:
+    """The encoder the settings name."""
+    return make_encoder(
+        settings.encoder,
+        model=settings.encoder_model,
+        num_threads=settings.encoder_threads,
+        query_prefix=settings.encoder_query_prefix,
+        passage_prefix=settings.encoder_passage_prefix,
+    )
+
+
+class MatchingRuntime:
+    """One process's matcher, kept in step with the database."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        encoder: Encoder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.encoder = SerialEncoder(encoder or build_encoder(settings))
+        self.weights = FusionWeights.from_dict(settings.match_weights)
+        self.matcher = Matcher(
+            self.encoder.dim, weights=self.weights, candidates=settings.match_candidates
+        )
+        self.instance = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._seen: dict[int, object] = {}
+        self._last_poll = None
+        self._sync_lock = threading.Lock()
+        self._encode_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake_encoder = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._links_encoded = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Build the in-memory index from stored rows and vectors (no re-encoding)."""
+        with self.session_factory() as session:
+            self._last_poll = utcnow()
+            self._load_links(session)
+            smes = list(session.scalars(select(SmeProfile).where(SmeProfile.deleted_at.is_(None))))
+            self._apply_smes(session, smes)
+            demands = list(session.scalars(select(Demand).where(Demand.deleted_at.is_(None))))
+            self._apply_demands(session, demands)
+        log.info(
+            "matcher loaded: %d profiles (%d with vectors), %d needs",
+            len(self.matcher.profiles),
+            len(self.matcher.profile_vectors),
+            len(self.matcher.needs),
+        )
+
+    def start(self) -> None:
+        """Start the background sync and encoding loops (when their intervals are set)."""
+        if self.settings.index_poll_seconds > 0:
+            self._spawn("index-sync", self._sync_loop)
+        if self.settings.encode_poll_seconds > 0:
+            self._spawn("encode-queue", self._encode_loop)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop the loops and the encoder thread."""
+        self._stop.set()
+        self._wake_encoder.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.encoder.close()
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(self.settings.index_poll_seconds):
+            try:
+                self.sync()
+            except Exception:  # pragma: no cover - keep polling through transient faults
+                log.exception("index sync failed")
+
+    def _encode_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                done = self.encode_pending()
+            except Exception:  # pragma: no cover
+                log.exception("encoding queue failed")
+                done = 0
+            if not done:
+                self._wake_encoder.wait(self.settings.encode_poll_seconds)
+                self._wake_encoder.clear()
+
+    # -- the write path (inside the request's transaction) ------------------------------------
+
+    def record_sme(self, session: Session, sme: SmeProfile, encode: bool = True) -> None:
+        """Note a written profile: new text hash, vector if asked, and a change-log entry."""
+        text = match_docs.sme_match_text(sme)
+        self._record(session, "sme", sme, text, encode, self.encoder.encode_passages)
+
+    def record_demand(self, session: Session, demand: Demand, encode: bool = True) -> None:
+        """Note a written need."""
+        text = match_docs.demand_match_text(demand)
+        self._record(session, "demand", demand, text, encode, self.encoder.encode_queries)
+
+    def queue_smes(self, session: Session, rows: list[SmeProfile]) -> None:
+        """Note many written profiles; the encoding queue computes their vectors later."""
+        self._queue(session, "sme", rows, match_docs.sme_match_text)
+
+    def queue_demands(self, session: Session, rows: list[Demand]) -> None:
+        """Note many written needs; the encoding queue computes their vectors later."""
+        self._queue(session, "demand", rows, match_docs.demand_match_text)
+
+    def _queue(self, session: Session, entity_type: str, rows: list, text_fn) -> None:
+        for row in rows:
+            row.match_text_hash = match_docs.text_hash(text_fn(row))
+        session.flush()
+        for row in rows:
+            repo.record_change(session, entity_type, row.id)
+
+    def record_deleted(self, session: Session, entity_type: str, entity_id: int) -> None:
+        """Note a deleted or restored entity."""
+        repo.record_change(session, entity_type, entity_id)
+
+    def _record(self, session, entity_type, row, text, encode, fn) -> None:
+        # Set before the row's own flush, so a write bumps its version only once.
+        digest = match_docs.text_hash(text)
+        if row.match_text_hash != digest:
+            row.match_text_hash = digest
+        session.flush()
+        if encode:
+            stored = repo.embeddings_for(session, entity_type, [row.id], self.encoder.name)
+            current = stored.get(row.id)
+            if current is None or current.text_hash != digest:
+                vector = fn([text])[0]
+                repo.save_embedding(session, entity_type, row.id, self.encoder.name, digest, vector)
+        repo.record_change(session, entity_type, row.id)
+
+    def after_commit(self) -> None:
+        """Apply this process's own writes at once and wake the encoder."""
+        self.sync()
+        self._wake_encoder.set()
+
+    # -- sync ------------------------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Apply the changes logged since the last poll; returns how many entities changed."""
+        with self._sync_lock, self.session_factory() as session:
+            now = utcnow()
+            since = (self._last_poll or now) - LOOKBACK
+            changes = repo.changes_since(session, since)
+            todo: dict[str, set[int]] = {}
+            for change in changes:
+                if change.id in self._seen:
+                    continue
+                self._seen[change.id] = change.created_at
+                todo.setdefault(change.entity_type, set()).add(change.entity_id)
+            self._seen = {k: v for k, v in self._seen.items() if v >= since}
+            self._last_poll = now
+            if "link" in todo:
+                self._load_links(session)
+            if "sme" in todo:
+                rows = session.scalars(select(SmeProfile).where(SmeProfile.id.in_(todo["sme"])))
+                found = list(rows)
+                self.matcher.remove_profiles(todo["sme"] - {r.id for r in found})
+                self._apply_smes(session, found)
+            if "demand" in todo:
+                rows = session.scalars(select(Demand).where(Demand.id.in_(todo["demand"])))
+                found = list(rows)
+                self.matcher.remove_needs(todo["demand"] - {r.id for r in found})
+                self._apply_demands(session, found)
+            return sum(len(v) for v in todo.values())
+
+    def _vectors(self, session, entity_type, rows) -> list[np.ndarray | None]:
+        stored = repo.embeddings_for(session, entity_type, [r.id for r in rows], self.encoder.name)
+        out = []
+        for row in rows:
+            emb = stored.get(row.id)
+            fresh = emb is not None and emb.text_hash == row.match_text_hash
+            out.append(repo.from_bytes(emb.vector) if fresh else None)
+        return out
+
+    def _apply_smes(self, session: Session, rows: Iterable[SmeProfile]) -> None:
+        rows = list(rows)
+        gone = [r.id for r in rows if r.deleted_at is not None]
+        live = [r for r in rows if r.deleted_at is None]
+        self.matcher.remove_profiles(gone)
+        if live:
+            docs = [match_docs.profile_doc(r) for r in live]
+            self.matcher.upsert_profiles(docs, self._vectors(session, "sme", live))
+
+    def _apply_demands(self, session: Session, rows: Iterable[Demand]) -> None:
+        rows = list(rows)
+        gone = [r.id for r in rows if r.deleted_at is not None]
+        live = [r for r in rows if r.deleted_at is None]
+        self.matcher.remove_needs(gone)
+        if live:
+            docs = [match_docs.need_doc(r) for r in live]
+            self.matcher.upsert_needs(docs, self._vectors(session, "demand", live))
+
+    def _load_links(self, session: Session) -> None:
+        try:
+            version = resolve_version(session)
+        except Exception:  # no taxonomy loaded yet
+            return
+        links = repo.links_of_version(session, version.id)
+        docs = [match_docs.link_doc(x) for x in links]
+        texts = [match_docs.link_match_text(x) for x in links]
+        stored = repo.embeddings_for(session, "link", [x.id for x in links], self.encoder.name)
+        vectors = [
+            repo.from_bytes(stored[x.id].vector)
+            if x.id in stored and stored[x.id].text_hash == match_docs.text_hash(t)
+            else None
+            for x, t in zip(links, texts, strict=True)
+        ]
+        complete = bool(vectors) and all(v is not None for v in vectors)
+        self._links_encoded = complete
+        placer = LinkPlacer().fit(docs, np.stack(vectors) if complete else None) if docs else None
+        self.matcher.set_placer(placer, {d.code: d.name for d in docs})
+
+    # -- the encoding queue --------------------------------------------------------------------
+
+    def encode_links(self, session: Session) -> int:
+        """Encode the current taxonomy's links that lack a vector; returns how many."""
+        version = resolve_version(session)
+        links = repo.links_of_version(session, version.id)
+        texts = [match_docs.link_match_text(x) for x in links]
+        stored = repo.embeddings_for(session, "link", [x.id for x in links], self.encoder.name)
+        todo = [
+            (x, t)
+            for x, t in zip(links, texts, strict=True)
+            if x.id not in stored or stored[x.id].text_hash != match_docs.text_hash(t)
+        ]
+        for start in range(0, len(todo), self.settings.encode_batch):
+            chunk = todo[start : start + self.settings.encode_batch]
+            vectors = self.encoder.encode_passages([t for _, t in chunk])
+            for (link, text), vector in zip(chunk, vectors, strict=True):
+                repo.save_embedding(
+                    session, "link", link.id, self.encoder.name, match_docs.text_hash(text), vector
+                )
+        if todo:
+            repo.record_change(session, "link", 0)
+        return len(todo)
+
+    def encode_pending(
+        self, limit: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Encode queued texts in batches until none is left (or `limit`); returns how many."""
+        done = 0
+        with self._encode_lock:
+            if not self._links_encoded:
+                with self.session_factory() as session:
+                    if self.encode_links(session):
+                        session.commit()
+                        self._links_encoded = True
+                    else:
+                        self._links_encoded = True
+            while limit is None or done < limit:
+                batch = self._encode_batch()
+                if not batch:
+                    break
+                done += batch
+                if progress:
+                    progress(batch)
+        return done
+
+    def _encode_batch(self) -> int:
+        size = self.settings.encode_batch
+        with self.session_factory() as session:
+            repo.expire_claims(session, utcnow() - timedelta(minutes=10))
+            work: list[tuple[str, int, str]] = []
+            for entity_type in ("sme", "demand"):
+                for entity_id, digest in repo.pending(
+                    session, entity_type, self.encoder.name, size
+                ):
+                    if repo.try_claim(session, entity_type, entity_id, digest, self.instance):
+                        work.append((entity_type, entity_id, digest))
+            session.commit()
+            if not work:
+                return 0
+            try:
+                smes = {
+                    r.id: r
+                    for r in session.scalars(
+                        select(SmeProfile).where(
+                            SmeProfile.id.in_([i for t, i, _ in work if t == "sme"])
+                        )
+                    )
+                }
+                demands = {
+                    r.id: r
+                    for r in session.scalars(
+                        select(Demand).where(
+                            Demand.id.in_([i for t, i, _ in work if t == "demand"])
+                        )
+                    )
+                }
+                jobs = [("sme", r, match_docs.sme_match_text(r)) for r in smes.values()] + [
+                    ("demand", r, match_docs.demand_match_text(r)) for r in demands.values()
+                ]
+                passages = [j for j in jobs if j[0] == "sme"]
+                queries = [j for j in jobs if j[0] == "demand"]
+                for group, fn in (
+                    (passages, self.encoder.encode_passages),
+                    (queries, self.encoder.encode_queries),
+                ):
+                    if not group:
+                        continue
+                    vectors = fn([text for _, _, text in group])
+                    for (entity_type, row, text), vector in zip(group, vectors, strict=True):
+                        digest = match_docs.text_hash(text)
+                        repo.save_embedding(
+                            session, entity_type, row.id, self.encoder.name, digest, vector
+                        )
+                        if row.match_text_hash != digest:
+                            row.match_text_hash = digest
+                        repo.record_change(session, entity_type, row.id)
+            finally:
+                repo.release_claims(session, self.instance)
+                session.commit()
+            return len(work)
+
+    def status(self) -> dict:
+        """Index size and the encoding backlog."""
+        with self.session_factory() as session:
+            pending = sum(
+                repo.count_pending(session, t, self.encoder.name) for t in ("sme", "demand")
+            )
+        return {
+            "encoder": self.encoder.name,
+            "dim": self.encoder.dim,
+            "profiles": len(self.matcher.profiles),
+            "profiles_with_vectors": len(self.matcher.profile_vectors),
+            "needs": len(self.matcher.needs),
+            "pending_encodings": pending,
+            "links_encoded": self._links_encoded,
+        }

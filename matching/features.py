@@ -1,0 +1,212 @@
+"""Pair features of a need and an SME profile, and the fusion weights that combine them."""
+
+import re
+from dataclasses import asdict, dataclass, fields
+
+from matching.documents import NeedDoc, ProfileDoc
+from matching.terms import term_matches
+from matching.vocab import OUT_OF_PROVINCE, TIER_RANK, Tier
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """Weights of the signals; chosen on the labelled set (train split) by `chainmatch tune`."""
+
+    dense: float = 1.0
+    lexical: float = 1.0
+    terms: float = 1.0
+    link: float = 0.5
+    certificates: float = 0.3
+    tier: float = 0.5
+    region: float = 0.3
+    capacity: float = 0.2
+    supplied: float = 0.2
+    # Subtracted when a must certificate is missing: large enough to sink the profile.
+    must_missing: float = 3.0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, float]) -> "FusionWeights":
+        """Weights from a mapping; unknown keys are an error, missing ones keep defaults."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown weight(s): {', '.join(sorted(unknown))}")
+        return cls(**{**asdict(cls()), **data})
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+COMPONENTS = (
+    "dense",
+    "lexical",
+    "terms",
+    "link",
+    "certificates",
+    "tier",
+    "region",
+    "capacity",
+    "supplied",
+    "must_missing",
+)
+
+
+@dataclass
+class PairFeatures:
+    """Every signal of one pair, plus what the explanation needs."""
+
+    dense: float
+    lexical: float
+    terms: float
+    link: float
+    certificates: float
+    tier: float
+    region: float
+    capacity: float
+    supplied: float
+    must_missing: float
+    matched_terms: list[str]
+    certs_held: list[str]
+    certs_missing_must: list[str]
+    certs_missing_preferred: list[str]
+    link_note: str | None
+    region_note: str | None
+    tier_note: str | None
+    capacity_note: str | None
+    supplied_note: str | None
+
+    def vector(self) -> list[float]:
+        """Component values in the order of COMPONENTS (must_missing as a 0/1 flag)."""
+        return [getattr(self, name) for name in COMPONENTS]
+
+    def components(self, weights: FusionWeights) -> dict[str, float]:
+        """Each component's contribution to the score."""
+        out = {}
+        for name in COMPONENTS:
+            sign = -1.0 if name == "must_missing" else 1.0
+            out[name] = round(sign * getattr(weights, name) * getattr(self, name), 4)
+        return out
+
+
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)\s*(万|千|百)?\s*([^\d\s，,。；;、/]{1,3})?")
+_SCALE = {"万": 1e4, "千": 1e3, "百": 1e2, None: 1.0}
+
+
+def _capacity_values(capacities: tuple[str, ...]) -> list[tuple[float, str]]:
+    out = []
+    for text in capacities:
+        for number, scale, unit in _NUMBER.findall(text or ""):
+            out.append((float(number) * _SCALE.get(scale or None, 1.0), (unit or "")[:1]))
+    return out
+
+
+def _unit_head(unit: str | None) -> str:
+    return (unit or "").strip()[:1]
+
+
+def pair_features(
+    need: NeedDoc,
+    profile: ProfileDoc,
+    profile_text: str,
+    terms: list[str],
+    dense: float,
+    lexical: float,
+    need_links: frozenset[str] = frozenset(),
+    profile_links: frozenset[str] = frozenset(),
+) -> PairFeatures:
+    """All signals of a (need, profile) pair.
+
+    `dense` and `lexical` come already normalised per query; `need_links` and `profile_links`
+    are the suggested placements used when a side declares no link.
+    """
+    matched = term_matches(terms, profile_text)
+    coverage = len(matched) / len(terms) if terms else 0.0
+
+    # Chain link agreement: declared links count fully, suggested placements partly.
+    link, link_note = 0.0, None
+    p_links = profile.links or profile_links
+    declared = bool(profile.links)
+    if need.link and need.link in p_links:
+        link = 1.0 if declared else 0.7
+        link_note = "declared" if declared else "suggested"
+    elif need.link is None and need_links and need_links & p_links:
+        link = 0.6 if declared else 0.4
+        link_note = "placement"
+    elif need.chain and need.chain in profile.chains:
+        link = 0.4
+        link_note = "chain"
+
+    held = sorted(
+        set(need.must_certifications + need.preferred_certifications) & profile.certifications
+    )
+    missing_must = [c for c in need.must_certifications if c not in profile.certifications]
+    missing_pref = [c for c in need.preferred_certifications if c not in profile.certifications]
+    prefs = need.preferred_certifications
+    cert = (len(prefs) - len(missing_pref)) / len(prefs) if prefs else 0.0
+    if need.must_certifications and not missing_must:
+        cert += 0.5
+
+    tier, tier_note = 0.0, None
+    if need.min_tier and profile.tier:
+        if TIER_RANK[Tier(profile.tier)] < TIER_RANK[Tier(need.min_tier)]:
+            tier, tier_note = -1.0, "below"
+        else:
+            tier_note = "meets"
+
+    region, region_note = 0.0, None
+    in_province = profile.city is not None and profile.city != OUT_OF_PROVINCE
+    if need.region_scope == "cities" and need.region_cities:
+        if profile.city in need.region_cities:
+            region, region_note = 1.0, "preferred_city"
+        elif in_province:
+            region, region_note = 0.3, "in_province"
+        else:
+            region_note = "outside"
+    elif need.region_scope == "province":
+        region, region_note = (1.0, "in_province") if in_province else (0.0, "outside")
+    elif need.leader_city and profile.city == need.leader_city:
+        region, region_note = 0.3, "same_city"
+
+    capacity, capacity_note = 0.0, None
+    if need.quantity and need.unit:
+        head = _unit_head(need.unit)
+        values = [v for v, u in _capacity_values(profile.capacities) if u and u == head]
+        if values:
+            if max(values) >= need.quantity:
+                capacity, capacity_note = 1.0, "enough"
+            else:
+                capacity, capacity_note = -0.5, "short"
+
+    supplied, supplied_note = 0.0, None
+    if need.leader_name:
+        for name in profile.leaders_supplied:
+            if name and (name in need.leader_name or need.leader_name in name):
+                supplied, supplied_note = 1.0, name
+                break
+
+    return PairFeatures(
+        dense=dense,
+        lexical=lexical,
+        terms=coverage,
+        link=link,
+        certificates=cert,
+        tier=tier,
+        region=region,
+        capacity=capacity,
+        supplied=supplied,
+        must_missing=1.0 if missing_must else 0.0,
+        matched_terms=matched,
+        certs_held=held,
+        certs_missing_must=missing_must,
+        certs_missing_preferred=missing_pref,
+        link_note=link_note,
+        region_note=region_note,
+        tier_note=tier_note,
+        capacity_note=capacity_note,
+        supplied_note=supplied_note,
+    )
+
+
+def fuse(features: PairFeatures, weights: FusionWeights) -> float:
+    """The one score of a pair."""
+    return float(sum(features.components(weights).values()))

@@ -1,0 +1,108 @@
+"""Chain placement: which links of the taxonomy a profile or a need belongs to."""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from matching.documents import LinkDoc, link_text
+from matching.index import top_k
+from matching.lexical import LexicalIndex
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A suggested link with its score and the link keywords found in the text."""
+
+    code: str
+    chain: str
+    name: str
+    score: float
+    matched_keywords: tuple[str, ...]
+
+
+class LinkPlacer:
+    """Scores texts against every link: meaning (dense), wording (TF-IDF) and keyword hits."""
+
+    def __init__(self, dense: float = 1.0, lexical: float = 1.5, keywords: float = 0.6) -> None:
+        self.dense = dense
+        self.lexical = lexical
+        self.keywords = keywords
+
+    def fit(self, links: Sequence[LinkDoc], vectors: np.ndarray | None) -> "LinkPlacer":
+        """Learn the links; `vectors` are their passage embeddings (None: no dense signal)."""
+        self.links_ = list(links)
+        self.vectors_ = None if vectors is None else np.asarray(vectors, dtype=np.float32)
+        self.lexical_ = LexicalIndex(n_features=2**18).fit(
+            list(range(len(self.links_))), [link_text(x) for x in self.links_]
+        )
+        owners: dict[str, set[int]] = {}
+        for i, link in enumerate(self.links_):
+            for kw in (*link.keywords, link.name):
+                if len(kw) >= 2:
+                    owners.setdefault(kw.lower(), set()).add(i)
+        self.keyword_owners_ = owners
+        # Longest first, so 谐波减速器 is found whole rather than as 减速器.
+        alternatives = sorted(owners, key=len, reverse=True)
+        self.pattern_ = re.compile("|".join(re.escape(k) for k in alternatives)) if owners else None
+        return self
+
+    def _keyword_hits(self, text: str) -> tuple[np.ndarray, dict[int, list[str]]]:
+        hits = np.zeros(len(self.links_), dtype=np.float32)
+        found: dict[int, list[str]] = {}
+        if self.pattern_ is None:
+            return hits, found
+        for word in set(self.pattern_.findall(text.lower())):
+            for i in self.keyword_owners_[word]:
+                found.setdefault(i, []).append(word)
+        for i, words in found.items():
+            hits[i] = min(len(words), 3)
+        return hits, found
+
+    def scores_many(self, texts: Sequence[str], vectors: np.ndarray | None) -> np.ndarray:
+        """A score for every (text, link) pair; rows follow `texts`, columns the links."""
+        n = len(texts)
+        total = np.zeros((n, len(self.links_)), dtype=np.float32)
+        if n == 0:
+            return total
+        if vectors is not None and self.vectors_ is not None:
+            dense = np.asarray(vectors, dtype=np.float32).reshape(n, -1) @ self.vectors_.T
+            std = dense.std(axis=1, keepdims=True)
+            std[std < 1e-6] = 1.0
+            total += self.dense * (dense - dense.mean(axis=1, keepdims=True)) / std
+        _, lex = self.lexical_.scores_many(texts)
+        top = lex.max(axis=1, keepdims=True)
+        top[top <= 0] = 1.0
+        total += self.lexical * 3.0 * lex / top
+        for row, text in enumerate(texts):
+            total[row] += self.keywords * self._keyword_hits(text)[0]
+        return total
+
+    def place_many(
+        self, texts: Sequence[str], vectors: np.ndarray | None, k: int = 3
+    ) -> list[list[Placement]]:
+        """The k best links for each text, best first."""
+        scores = self.scores_many(texts, vectors)
+        out = []
+        for row, text in enumerate(texts):
+            _, found = self._keyword_hits(text)
+            placements = []
+            for i in top_k(scores[row], k):
+                link = self.links_[i]
+                placements.append(
+                    Placement(
+                        code=link.code,
+                        chain=link.chain,
+                        name=link.name,
+                        score=round(float(scores[row, i]), 4),
+                        matched_keywords=tuple(found.get(int(i), [])),
+                    )
+                )
+            out.append(placements)
+        return out
+
+    def place(self, text: str, vector: np.ndarray | None, k: int = 3) -> list[Placement]:
+        """The k best links for one text."""
+        vectors = None if vector is None else np.asarray(vector)[None, :]
+        return self.place_many([text], vectors, k)[0]

@@ -1,0 +1,72 @@
+"""Key terms of a need and how well a profile text covers them (for scores and explanations)."""
+
+import re
+from collections.abc import Iterable
+
+_SPLIT = re.compile(r"[\s,，、;；。.:：/()（）\[\]【】“”\"'《》<>+＋&|]+|及|和|与|或|等")
+_STOP = {
+    "采购",
+    "需求",
+    "配套",
+    "供应",
+    "供应商",
+    "征集",
+    "寻找",
+    "求购",
+    "国产替代",
+    "替代",
+    "进口",
+    "合作",
+    "项目",
+    "企业",
+    "公司",
+    "产品",
+    "服务",
+    "技术",
+    "研发",
+    "开发",
+    "生产",
+    "加工",
+    "制造",
+    "定制",
+    "批量",
+    "年",
+    "用",
+    "的",
+    "高",
+    "新",
+}
+
+
+def key_terms(keywords: Iterable[str], title: str, limit: int = 12) -> list[str]:
+    """The need's keywords, then the content words of its title, deduplicated."""
+    out: dict[str, None] = {}
+    for kw in keywords:
+        kw = kw.strip().lower()
+        if len(kw) >= 2:
+            out.setdefault(kw, None)
+    for part in _SPLIT.split(title.lower()):
+        part = part.strip()
+        if len(part) >= 2 and part not in _STOP:
+            out.setdefault(part, None)
+    return list(out)[:limit]
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def term_matches(terms: Iterable[str], text: str) -> list[str]:
+    """The terms found in `text`: whole, or by most of their character bigrams for long terms."""
+    text = text.lower()
+    found = []
+    for term in terms:
+        if term in text:
+            found.append(term)
+            continue
+        grams = _bigrams(term)
+        if len(grams) >= 3:
+            hits = sum(1 for g in grams if g in text)
+            if hits / len(grams) >= 0.67:
+                found.append(term)
+    return found
