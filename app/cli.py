@@ -73,8 +73,7 @@ def _encode_with_progress(runtime: MatchingRuntime, factory) -> int:
         total = sum(
             matching_repo.count_pending(session, t, runtime.encoder.name) for t in ("sme", "demand")
         )
-        links = runtime.encode_links(session)
-        session.commit()
+    links = runtime.encode_links()
     if links:
         console.print(f"encoded {links} chain links ({runtime.encoder.name})")
     if not total:

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     # Fusion weights overriding the tuned defaults, as JSON: {"dense": 1.0, ...}.
     match_weights: dict[str, float] = Field(default_factory=dict)
     # Profiles re-scored in full after the first (dense + lexical) stage.
-    match_candidates: int = 300
+    match_candidates: int = 200
     # Seconds between polls of the change log (0: no background sync).
     index_poll_seconds: float = 1.0
     # Seconds between looks at the encoding queue (0: no background encoder).

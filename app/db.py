@@ -39,7 +39,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # pragma: no cover - driver hook
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front: a deferred transaction that later writes can
+        # fail at once with "database is locked" when another process writes (no busy wait).
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

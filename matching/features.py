@@ -4,7 +4,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 
 from matching.documents import NeedDoc, ProfileDoc
-from matching.terms import term_matches
+from matching.terms import TermSet, term_matches
 from matching.vocab import OUT_OF_PROVINCE, TIER_RANK, Tier
 
 
@@ -108,7 +108,7 @@ def pair_features(
     need: NeedDoc,
     profile: ProfileDoc,
     profile_text: str,
-    terms: list[str],
+    terms: TermSet,
     dense: float,
     lexical: float,
     need_links: frozenset[str] = frozenset(),
@@ -209,4 +209,15 @@ def pair_features(
 
 def fuse(features: PairFeatures, weights: FusionWeights) -> float:
     """The one score of a pair."""
-    return float(sum(features.components(weights).values()))
+    return (
+        weights.dense * features.dense
+        + weights.lexical * features.lexical
+        + weights.terms * features.terms
+        + weights.link * features.link
+        + weights.certificates * features.certificates
+        + weights.tier * features.tier
+        + weights.region * features.region
+        + weights.capacity * features.capacity
+        + weights.supplied * features.supplied
+        - weights.must_missing * features.must_missing
+    )

@@ -40,6 +40,8 @@ class LexicalIndex:
         self._dirty = True
         self._ids: list[Hashable] = []
         self._weighted: sp.csr_matrix | None = None
+        # The transpose, kept so a query is one sparse row times a CSR matrix.
+        self._weighted_t: sp.csr_matrix | None = None
         self.idf_: np.ndarray = np.ones(n_features, dtype=np.float32)
 
     def __len__(self) -> int:
@@ -80,6 +82,7 @@ class LexicalIndex:
         self._ids = list(self._tf)
         if not self._ids:
             self._weighted = sp.csr_matrix((0, self.n_features), dtype=np.float32)
+            self._weighted_t = self._weighted.T.tocsr()
             self._dirty = False
             return
         tf = sp.vstack([self._tf[k] for k in self._ids]).tocsr()
@@ -87,6 +90,7 @@ class LexicalIndex:
         n = tf.shape[0]
         self.idf_ = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
         self._weighted = normalize(tf @ sp.diags(self.idf_), copy=False).tocsr()
+        self._weighted_t = self._weighted.T.tocsr()
         self._dirty = False
 
     @property
@@ -105,6 +109,6 @@ class LexicalIndex:
         """Cosines of several queries (rows) with every document (columns)."""
         with self._lock:
             self._refresh()
-            q = normalize(self._term_frequencies(texts) @ sp.diags(self.idf_))
-            values = np.asarray((q @ self._weighted.T).todense(), dtype=np.float32)
+            q = normalize(self._term_frequencies(texts).multiply(self.idf_).tocsr())
+            values = (q @ self._weighted_t).toarray().astype(np.float32, copy=False)
             return list(self._ids), values.reshape(len(texts), len(self._ids))

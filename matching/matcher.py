@@ -15,7 +15,7 @@ from matching.features import FusionWeights, PairFeatures, fuse, pair_features
 from matching.index import VectorIndex
 from matching.lexical import LexicalIndex
 from matching.placement import LinkPlacer
-from matching.terms import key_terms
+from matching.terms import key_terms, prepare_terms
 
 
 @dataclass
@@ -71,7 +71,7 @@ class Matcher:
         self,
         dim: int,
         weights: FusionWeights | None = None,
-        candidates: int = 300,
+        candidates: int = 200,
         placer: LinkPlacer | None = None,
         link_names: dict[str, str] | None = None,
     ) -> None:
@@ -235,7 +235,7 @@ class Matcher:
                 for i in pool
             }
             shortlist = sorted(first, key=first.__getitem__, reverse=True)[: self.candidates]
-            terms = key_terms(need.keywords, need.title)
+            terms = prepare_terms(key_terms(need.keywords, need.title))
             scored = []
             for i in shortlist:
                 profile = self.profiles[i]
@@ -278,7 +278,7 @@ class Matcher:
                     need,
                     profile,
                     text,
-                    key_terms(need.keywords, need.title),
+                    prepare_terms(key_terms(need.keywords, need.title)),
                     dense.get(i, 0.0),
                     lex.get(i, 0.0),
                     self.need_links.get(i, frozenset()),

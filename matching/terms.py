@@ -56,17 +56,21 @@ def _bigrams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
-def term_matches(terms: Iterable[str], text: str) -> list[str]:
+TermSet = list[tuple[str, frozenset[str]]]
+
+
+def prepare_terms(terms: Iterable[str]) -> TermSet:
+    """Terms with their character bigrams, computed once per query."""
+    return [(t, frozenset(_bigrams(t))) for t in terms]
+
+
+def _covered(term: str, grams: frozenset[str], text: str) -> bool:
+    if term in text:
+        return True
+    return len(grams) >= 3 and sum(1 for g in grams if g in text) >= 0.67 * len(grams)
+
+
+def term_matches(terms: TermSet, text: str) -> list[str]:
     """The terms found in `text`: whole, or by most of their character bigrams for long terms."""
     text = text.lower()
-    found = []
-    for term in terms:
-        if term in text:
-            found.append(term)
-            continue
-        grams = _bigrams(term)
-        if len(grams) >= 3:
-            hits = sum(1 for g in grams if g in text)
-            if hits / len(grams) >= 0.67:
-                found.append(term)
-    return found
+    return [term for term, grams in terms if _covered(term, grams, text)]

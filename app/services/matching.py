@@ -73,6 +73,8 @@ class MatchingRuntime:
         self._wake_encoder = threading.Event()
         self._threads: list[threading.Thread] = []
         self._links_encoded = False
+        # Texts this process has encoded (profiles and needs), for the status and the tests.
+        self.encoded = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -172,6 +174,7 @@ class MatchingRuntime:
             current = stored.get(row.id)
             if current is None or current.text_hash != digest:
                 vector = fn([text])[0]
+                self.encoded += 1
                 repo.save_embedding(session, entity_type, row.id, self.encoder.name, digest, vector)
         repo.record_change(session, entity_type, row.id)
 
@@ -259,26 +262,36 @@ class MatchingRuntime:
 
     # -- the encoding queue --------------------------------------------------------------------
 
-    def encode_links(self, session: Session) -> int:
+    def encode_links(self) -> int:
         """Encode the current taxonomy's links that lack a vector; returns how many."""
-        version = resolve_version(session)
-        links = repo.links_of_version(session, version.id)
-        texts = [match_docs.link_match_text(x) for x in links]
-        stored = repo.embeddings_for(session, "link", [x.id for x in links], self.encoder.name)
-        todo = [
-            (x, t)
-            for x, t in zip(links, texts, strict=True)
-            if x.id not in stored or stored[x.id].text_hash != match_docs.text_hash(t)
-        ]
+        with self.session_factory() as session:
+            version = resolve_version(session)
+            links = repo.links_of_version(session, version.id)
+            texts = [match_docs.link_match_text(x) for x in links]
+            stored = repo.embeddings_for(session, "link", [x.id for x in links], self.encoder.name)
+            todo = [
+                (x.id, t)
+                for x, t in zip(links, texts, strict=True)
+                if x.id not in stored or stored[x.id].text_hash != match_docs.text_hash(t)
+            ]
         for start in range(0, len(todo), self.settings.encode_batch):
             chunk = todo[start : start + self.settings.encode_batch]
+            # Encode outside any transaction: slow work must not hold database locks.
             vectors = self.encoder.encode_passages([t for _, t in chunk])
-            for (link, text), vector in zip(chunk, vectors, strict=True):
-                repo.save_embedding(
-                    session, "link", link.id, self.encoder.name, match_docs.text_hash(text), vector
-                )
-        if todo:
-            repo.record_change(session, "link", 0)
+            with self.session_factory() as session:
+                for (link_id, text), vector in zip(chunk, vectors, strict=True):
+                    repo.save_embedding(
+                        session,
+                        "link",
+                        link_id,
+                        self.encoder.name,
+                        match_docs.text_hash(text),
+                        vector,
+                    )
+                if start + len(chunk) >= len(todo):
+                    repo.record_change(session, "link", 0)
+                session.commit()
+        self._links_encoded = True
         return len(todo)
 
     def encode_pending(
@@ -288,12 +301,7 @@ class MatchingRuntime:
         done = 0
         with self._encode_lock:
             if not self._links_encoded:
-                with self.session_factory() as session:
-                    if self.encode_links(session):
-                        session.commit()
-                        self._links_encoded = True
-                    else:
-                        self._links_encoded = True
+                self.encode_links()
             while limit is None or done < limit:
                 batch = self._encode_batch()
                 if not batch:
@@ -303,61 +311,59 @@ class MatchingRuntime:
                     progress(batch)
         return done
 
-    def _encode_batch(self) -> int:
+    def _claim_batch(self) -> list[tuple[str, int, str]]:
+        """Claim up to one batch of stale texts and read them; returns (type, id, text)."""
         size = self.settings.encode_batch
         with self.session_factory() as session:
             repo.expire_claims(session, utcnow() - timedelta(minutes=10))
-            work: list[tuple[str, int, str]] = []
+            claimed: list[tuple[str, int]] = []
             for entity_type in ("sme", "demand"):
                 for entity_id, digest in repo.pending(
                     session, entity_type, self.encoder.name, size
                 ):
                     if repo.try_claim(session, entity_type, entity_id, digest, self.instance):
-                        work.append((entity_type, entity_id, digest))
+                        claimed.append((entity_type, entity_id))
             session.commit()
-            if not work:
-                return 0
-            try:
-                smes = {
-                    r.id: r
-                    for r in session.scalars(
-                        select(SmeProfile).where(
-                            SmeProfile.id.in_([i for t, i, _ in work if t == "sme"])
-                        )
-                    )
-                }
-                demands = {
-                    r.id: r
-                    for r in session.scalars(
-                        select(Demand).where(
-                            Demand.id.in_([i for t, i, _ in work if t == "demand"])
-                        )
-                    )
-                }
-                jobs = [("sme", r, match_docs.sme_match_text(r)) for r in smes.values()] + [
-                    ("demand", r, match_docs.demand_match_text(r)) for r in demands.values()
-                ]
-                passages = [j for j in jobs if j[0] == "sme"]
-                queries = [j for j in jobs if j[0] == "demand"]
-                for group, fn in (
-                    (passages, self.encoder.encode_passages),
-                    (queries, self.encoder.encode_queries),
-                ):
-                    if not group:
-                        continue
+            jobs = []
+            for entity_type, model, text_fn in (
+                ("sme", SmeProfile, match_docs.sme_match_text),
+                ("demand", Demand, match_docs.demand_match_text),
+            ):
+                ids = [i for t, i in claimed if t == entity_type]
+                if ids:
+                    rows = session.scalars(select(model).where(model.id.in_(ids)))
+                    jobs += [(entity_type, row.id, text_fn(row)) for row in rows]
+            session.commit()
+        return jobs
+
+    def _encode_batch(self) -> int:
+        jobs = self._claim_batch()
+        if not jobs:
+            return 0
+        try:
+            results = []
+            for entity_type, fn in (
+                ("sme", self.encoder.encode_passages),
+                ("demand", self.encoder.encode_queries),
+            ):
+                group = [j for j in jobs if j[0] == entity_type]
+                if group:
                     vectors = fn([text for _, _, text in group])
-                    for (entity_type, row, text), vector in zip(group, vectors, strict=True):
-                        digest = match_docs.text_hash(text)
-                        repo.save_embedding(
-                            session, entity_type, row.id, self.encoder.name, digest, vector
-                        )
-                        if row.match_text_hash != digest:
-                            row.match_text_hash = digest
-                        repo.record_change(session, entity_type, row.id)
-            finally:
+                    self.encoded += len(group)
+                    results += list(zip(group, vectors, strict=True))
+            with self.session_factory() as session:
+                for (entity_type, entity_id, text), vector in results:
+                    digest = match_docs.text_hash(text)
+                    repo.save_embedding(
+                        session, entity_type, entity_id, self.encoder.name, digest, vector
+                    )
+                    repo.record_change(session, entity_type, entity_id)
+                session.commit()
+        finally:
+            with self.session_factory() as session:
                 repo.release_claims(session, self.instance)
                 session.commit()
-            return len(work)
+        return len(jobs)
 
     def status(self) -> dict:
         """Index size and the encoding backlog."""
@@ -373,4 +379,6 @@ class MatchingRuntime:
             "needs": len(self.matcher.needs),
             "pending_encodings": pending,
             "links_encoded": self._links_encoded,
+            "encoded_by_this_process": self.encoded,
+            "instance": self.instance,
         }

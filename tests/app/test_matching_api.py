@@ -6,7 +6,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.services.matching import MatchingRuntime
-from tests.app.test_smes import link_codes
 from tests.factories import demand_payload, leader_payload, sme_payload
 
 
