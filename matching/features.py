@@ -10,19 +10,23 @@ from matching.vocab import OUT_OF_PROVINCE, TIER_RANK, Tier
 
 @dataclass(frozen=True)
 class FusionWeights:
-    """Weights of the signals; chosen on the labelled set (train split) by `chainmatch tune`."""
+    """Weights of the signals, chosen by `chainmatch tune` on the train split of data/eval.
 
-    dense: float = 1.0
+    Dense scores enter as per-query z-scores (top profiles sit around 3-5), the others in
+    [0, 1], which is why the dense weight looks small.
+    """
+
+    dense: float = 0.25
     lexical: float = 1.0
-    terms: float = 1.0
-    link: float = 0.5
-    certificates: float = 0.3
-    tier: float = 0.5
-    region: float = 0.3
-    capacity: float = 0.2
-    supplied: float = 0.2
+    terms: float = 0.5
+    link: float = 1.0
+    certificates: float = 1.0
+    tier: float = 1.0
+    region: float = 0.5
+    capacity: float = 0.0
+    supplied: float = 0.25
     # Subtracted when a must certificate is missing: large enough to sink the profile.
-    must_missing: float = 3.0
+    must_missing: float = 2.0
 
     @classmethod
     def from_dict(cls, data: dict[str, float]) -> "FusionWeights":

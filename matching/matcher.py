@@ -212,6 +212,30 @@ class Matcher:
         lex = dict(zip(ids, _relative(lexical).tolist(), strict=True))
         return dense, lex
 
+    def _shortlist(
+        self,
+        pool: list[Hashable],
+        dense: dict[Hashable, float],
+        lex: dict[Hashable, float],
+        link: str | None,
+    ) -> list[Hashable]:
+        """Candidates for full scoring: the best by meaning, by wording, and the link's holders.
+
+        Taking each signal's own top list (rather than one weighted sum) keeps recall whatever
+        the fusion weights are.
+        """
+        share = max(self.candidates // 2, 1)
+        picked: dict[Hashable, None] = {}
+        for signal in (dense, lex):
+            if signal:
+                best = sorted(pool, key=lambda i, sig=signal: sig.get(i, -1e9), reverse=True)
+                picked.update(dict.fromkeys(best[:share]))
+        if link:
+            holders = [i for i in pool if link in self.profiles[i].links]
+            holders.sort(key=lambda i: dense.get(i, 0.0) + lex.get(i, 0.0), reverse=True)
+            picked.update(dict.fromkeys(holders[:share]))
+        return list(picked)
+
     def rank_profiles(
         self,
         need: NeedDoc,
@@ -228,13 +252,7 @@ class Matcher:
             need_links = self._placements(text, need_vector) if need.link is None else frozenset()
             pool = [i for i in ids if where is None or where(self.profiles[i])]
             w = self.weights
-            first = {
-                i: w.dense * dense.get(i, 0.0)
-                + w.lexical * lex.get(i, 0.0)
-                + (w.link if need.link and need.link in self.profiles[i].links else 0.0)
-                for i in pool
-            }
-            shortlist = sorted(first, key=first.__getitem__, reverse=True)[: self.candidates]
+            shortlist = self._shortlist(pool, dense, lex, need.link)
             terms = prepare_terms(key_terms(need.keywords, need.title))
             scored = []
             for i in shortlist:

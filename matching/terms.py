@@ -3,6 +3,8 @@
 import re
 from collections.abc import Iterable
 
+import rjieba
+
 _SPLIT = re.compile(r"[\s,，、;；。.:：/()（）\[\]【】“”\"'《》<>+＋&|]+|及|和|与|或|等")
 _STOP = {
     "采购",
@@ -15,7 +17,25 @@ _STOP = {
     "求购",
     "国产替代",
     "替代",
+    "国产",
+    "国产化",
     "进口",
+    "攻关",
+    "协作",
+    "产能",
+    "外协",
+    "委外",
+    "材料",
+    "部件",
+    "零部件",
+    "系统",
+    "设备",
+    "装置",
+    "解决方案",
+    "能力",
+    "高精度",
+    "高性能",
+    "高端",
     "合作",
     "项目",
     "企业",
@@ -38,6 +58,11 @@ _STOP = {
 }
 
 
+def words(text: str) -> list[str]:
+    """Chinese word segmentation (jieba's dictionary, via the Rust port)."""
+    return [w for w in rjieba.cut(text.lower()) if w.strip()]
+
+
 def key_terms(keywords: Iterable[str], title: str, limit: int = 12) -> list[str]:
     """The need's keywords, then the content words of its title, deduplicated."""
     out: dict[str, None] = {}
@@ -46,9 +71,9 @@ def key_terms(keywords: Iterable[str], title: str, limit: int = 12) -> list[str]
         if len(kw) >= 2:
             out.setdefault(kw, None)
     for part in _SPLIT.split(title.lower()):
-        part = part.strip()
-        if len(part) >= 2 and part not in _STOP:
-            out.setdefault(part, None)
+        for word in words(part):
+            if len(word) >= 2 and word not in _STOP:
+                out.setdefault(word, None)
     return list(out)[:limit]
 
 

