@@ -20,6 +20,9 @@ What it measures:
 Targets: none fixed; the figures size the write path (a single write is encoded in the request;
 bulk writes and ``chainmatch seed-demo`` go through the batched queue) and the read path of a
 free-text query. The model load time is reported apart and excluded from every rate.
+"foreign_cpu_cores" is the average number of cores other processes kept busy during a
+measurement (from /proc/stat): on a 2-core machine anything above ~0.2 means the figure is
+disturbed and should be re-run.
 
 Progress goes to stderr; one JSON object to stdout at the end.
 
@@ -51,6 +54,26 @@ def log(msg: str) -> None:
 
 def _name(item) -> str:
     return item.get("name", "") if isinstance(item, dict) else str(item)
+
+
+def cpu_snapshot() -> tuple[float, float, float] | None:
+    """(busy CPU seconds of the whole machine, this process's CPU seconds, wall clock)."""
+    try:
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    own = os.times()
+    return (sum(vals) - vals[3] - vals[4]) / hz, own.user + own.system, time.monotonic()
+
+
+def foreign_cores(before, after) -> float | None:
+    """Average cores busy with other processes between two snapshots (noise indicator)."""
+    if before is None or after is None or after[2] <= before[2]:
+        return None
+    other = (after[0] - before[0]) - (after[1] - before[1])
+    return round(max(other, 0.0) / (after[2] - before[2]), 2)
 
 
 def profile_texts(path: Path, count: int) -> list[str]:
@@ -109,15 +132,19 @@ def bench_encoder(enc, passages, queries, args, sizes, tokens: np.ndarray | None
     for batch in sizes:
         count = args.single_texts if batch == 1 else len(passages)
         subset = passages[:count]
+        snap = cpu_snapshot()
         rate, _ = throughput(enc.encode_passages, subset, batch)
-        row = {"texts": len(subset), "texts_per_s": round(rate, 1)}
+        foreign = foreign_cores(snap, cpu_snapshot())
+        row = {"texts": len(subset), "texts_per_s": round(rate, 1), "foreign_cpu_cores": foreign}
         if tokens is not None:
             mean_tokens = float(tokens[:count].mean())
             row["mean_tokens"] = round(mean_tokens, 1)
             row["tokens_per_s"] = round(rate * mean_tokens)
         out["passages"][f"batch_{batch}"] = row
         log(f"{enc.name}: batch {batch}: {rate:.1f} texts/s over {len(subset)} texts")
+    snap = cpu_snapshot()
     out["query_latency"] = latencies(enc.encode_queries, queries, args.warmup)
+    out["query_latency"]["foreign_cpu_cores"] = foreign_cores(snap, cpu_snapshot())
     log(f"{enc.name}: single query p50 {out['query_latency']['p50_ms']:.2f} ms")
     return out
 

