@@ -15,14 +15,13 @@ DATA = PROJECT_ROOT / "data"
 
 @pytest.fixture(scope="module")
 def prepared():
-    settings = Settings()
     links = evaluation.links_from_taxonomy(DATA / "chains" / "sd-2022.json")
     data = evaluation.load_eval_set(DATA / "eval", {x.code: x.chain for x in links})
-    return settings, links, data, build_encoder(settings)
+    return links, data, build_encoder(Settings())
 
 
 def test_eval_set_is_what_the_issue_asks(prepared) -> None:
-    _, _, data, _ = prepared
+    _, data, _ = prepared
     assert len(data.needs) >= 150 and len(data.profiles) >= 1000
     assert len({n.chain for n in data.needs if n.chain}) == 11
     assert all(any(g >= 2 for g in data.qrels[n.id].values()) for n in data.needs)
@@ -32,7 +31,7 @@ def test_eval_set_is_what_the_issue_asks(prepared) -> None:
 
 @pytest.mark.parametrize("variant", ["as-written", "no-structure"])
 def test_full_matcher_beats_each_signal_by_ten_percent(prepared, variant: str) -> None:
-    settings, links, data, encoder = prepared
+    links, data, encoder = prepared
     if variant == "no-structure":
         data = evaluation.without_structure(data, needs=True, profiles=True)
     vectors = evaluation.encode_eval_set(data, links, encoder, PROJECT_ROOT / "var" / "cache")
