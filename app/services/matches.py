@@ -20,7 +20,7 @@ from app.schemas.match import (
 from app.services import match_docs
 from app.services import taxonomy as taxonomy_service
 from app.services.matching import MatchingRuntime
-from matching.documents import CertRequirement, NeedDoc, need_text, profile_text
+from matching.documents import CertRequirement, NeedDoc, need_text
 from matching.matcher import Match, ProfileFilter
 from matching.vocab import normalize_certification
 
@@ -41,14 +41,6 @@ def _sme_item(runtime: MatchingRuntime, m: Match) -> SmeMatch:
     )
 
 
-def _vector(runtime: MatchingRuntime, index, key, text: str, encode) -> np.ndarray | None:
-    """A stored vector from the index; encode only when the entity has none yet."""
-    vector = index.vector(key)
-    if vector is None and text:
-        vector = encode([text])[0]
-    return vector
-
-
 def demand_matches(
     session: Session,
     runtime: MatchingRuntime,
@@ -62,13 +54,9 @@ def demand_matches(
     if demand is None:
         raise NotFound(f"need {demand_id} not found", f"需求 {demand_id} 不存在")
     need = runtime.matcher.needs.get(demand.id) or match_docs.need_doc(demand)
-    vector = _vector(
-        runtime,
-        runtime.matcher.need_vectors,
-        demand.id,
-        need_text(need),
-        runtime.encoder.encode_queries,
-    )
+    # Never encode on the read path: a need still in the encoding queue ranks by wording and
+    # structure until its vector lands.
+    vector = runtime.matcher.need_vectors.vector(demand.id)
     ranked = runtime.matcher.rank_profiles(
         need,
         vector,
@@ -87,13 +75,7 @@ def sme_matches(
     if sme is None:
         raise NotFound(f"SME profile {sme_id} not found", f"中小企业档案 {sme_id} 不存在")
     profile = runtime.matcher.profiles.get(sme.id) or match_docs.profile_doc(sme)
-    vector = _vector(
-        runtime,
-        runtime.matcher.profile_vectors,
-        sme.id,
-        profile_text(profile),
-        runtime.encoder.encode_passages,
-    )
+    vector = runtime.matcher.profile_vectors.vector(sme.id)
     today = date.today()
     ranked = runtime.matcher.rank_needs(
         profile, vector, k=limit, where=None if include_closed else lambda n: n.is_open(today)
