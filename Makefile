@@ -43,5 +43,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+bench: $(STAMP)
+	$(BIN)/python bench/query.py
+	$(BIN)/python bench/encode.py
+	$(BIN)/python bench/schedule.py
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     encoder: str = "e5"
     # Model name or local path for the sentence-transformers backend.
     encoder_model: str | None = None
-    encoder_threads: int = 2
+    # One OpenMP thread: two degrade badly when the other core is busy (bench/encode.py).
+    encoder_threads: int = 1
     encoder_query_prefix: str = "query: "
     encoder_passage_prefix: str = "passage: "
     # Fusion weights overriding the tuned defaults, as JSON: {"dense": 1.0, ...}.

@@ -5,9 +5,10 @@ What it measures:
 - passages: SME profile texts (``matching.documents.profile_text`` of a ProfileDoc built from
   each record of data/demo/smes.json, records cycled when more are asked for) encoded with
   ``matching.encoders.E5Encoder(num_threads=2).encode_passages`` in batches of 1, 8 and 32, as
-  texts per second and tokens per second. e5 manages only ~5-8 texts/s on 2 cores, so the
-  default run times the first 256 texts at batch 8 and 32 and the first 64 at batch 1 (about
-  2 minutes); ``--texts 1000 --single-texts 100`` is the full 1,000-text run (about 5-6 minutes).
+  texts per second and tokens per second. e5 manages only ~12-15 texts/s on 2 idle cores (less
+  than half that when another process holds a core), so the default run times the first 256
+  texts at batch 8 and 32 and the first 64 at batch 1 (about 1 minute);
+  ``--texts 1000 --single-texts 100`` is the full 1,000-text run (about 3 minutes when idle).
   Rates of different subsets are compared through tokens/s;
 - queries: 30 short need texts (titles from data/demo/demands.json) encoded one at a time with
   ``encode_queries``, p50/p90 ms (after 3 warm-ups);

@@ -50,11 +50,11 @@ class VectorIndex:
         with self._lock:
             new = [k for k in dict.fromkeys(keys) if k not in self._row]
             self._grow(len(self._ids) + len(new))
-            for key in new:
-                self._row[key] = len(self._ids)
-                self._ids.append(key)
-            for key, vector in zip(keys, vectors, strict=True):
-                self._matrix[self._row[key]] = vector
+            start = len(self._ids)
+            self._row.update(zip(new, range(start, start + len(new)), strict=True))
+            self._ids.extend(new)
+            # One fancy-indexed assignment; with repeated keys the last vector wins.
+            self._matrix[[self._row[k] for k in keys]] = vectors
 
     def remove(self, keys: Iterable[Hashable]) -> None:
         """Drop rows (the last row moves into the hole)."""
