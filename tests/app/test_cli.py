@@ -1,0 +1,67 @@
+"""The command line: seeding (once), encoding with progress, reindex after a model change."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.config import get_settings
+from app.db import make_engine
+from models import Demand, Embedding, SmeProfile
+from tests.dbutil import fresh_database, migrate
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    with fresh_database(tmp_path) as url:
+        migrate(url)
+        monkeypatch.setenv("CHAINMATCH_DATABASE_URL", url)
+        monkeypatch.setenv("CHAINMATCH_ENCODER", "hashing")
+        get_settings.cache_clear()
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
+        get_settings.cache_clear()
+
+
+def count(engine, stmt) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(stmt) or 0)
+
+
+def test_seed_demo_encodes_then_reindex(cli_env) -> None:
+    runner = CliRunner()
+    r = runner.invoke(cli, ["seed-demo"])
+    assert r.exit_code == 0, r.output
+    assert "SME profiles added" in r.output and "encoded" in r.output
+    smes = count(cli_env, select(func.count()).select_from(SmeProfile))
+    vectors = count(
+        cli_env, select(func.count()).select_from(Embedding).where(Embedding.entity_type == "sme")
+    )
+    assert smes >= 400 and vectors == smes
+
+    again = runner.invoke(cli, ["seed-demo", "--if-empty"])
+    assert "already loaded" in again.output
+    assert count(cli_env, select(func.count()).select_from(SmeProfile)) == smes
+
+    nothing = runner.invoke(cli, ["reindex"])
+    assert nothing.exit_code == 0 and "encoded" not in nothing.output
+    forced = runner.invoke(cli, ["reindex", "--force"])
+    assert forced.exit_code == 0, forced.output
+    demands = count(cli_env, select(func.count()).select_from(Demand))
+    assert f"encoded {smes + demands} texts" in forced.output
+    assert "encoded 324 chain links" in forced.output
+    assert (
+        count(
+            cli_env,
+            select(func.count()).select_from(Embedding).where(Embedding.entity_type == "sme"),
+        )
+        == smes
+    )
+
+
+def test_show_settings(cli_env) -> None:
+    r = CliRunner().invoke(cli, ["show-settings"])
+    assert r.exit_code == 0 and '"encoder": "hashing"' in r.output
