@@ -12,6 +12,7 @@ from models.enterprise import (
     sme_chains,
     sme_links,
 )
+from models.event import Event, EventPair, EventParticipant, Meeting
 from models.matching import Embedding, EncodeClaim, IndexChange
 from models.taxonomy import Chain, ChainLink, SubChain, TaxonomyVersion
 
@@ -26,7 +27,11 @@ __all__ = [
     "Embedding",
     "EncodeClaim",
     "Enterprise",
+    "Event",
+    "EventPair",
+    "EventParticipant",
     "IndexChange",
+    "Meeting",
     "SmeCertification",
     "SmeProduct",
     "SmeProfile",

@@ -101,3 +101,17 @@ def leader_ids(session: Session, demand_ids: list[int]) -> dict[int, int]:
         return {}
     rows = session.execute(select(Demand.id, Demand.leader_id).where(Demand.id.in_(demand_ids)))
     return {d: leader for d, leader in rows}
+
+
+def open_ids_of_leader(session: Session, leader_id: int, today: date) -> list[int]:
+    """A leader's needs that are open today."""
+    return list(
+        session.scalars(
+            select(Demand.id).where(
+                Demand.leader_id == leader_id,
+                Demand.deleted_at.is_(None),
+                Demand.status.in_(("published", "docking")),
+                or_(Demand.valid_until.is_(None), Demand.valid_until >= today),
+            )
+        )
+    )

@@ -1,0 +1,174 @@
+"""Docking events: plan, participants, preferences, match list, schedule, exports, outcomes."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import HTMLResponse, PlainTextResponse
+
+from app.deps import IfMatchDep, IndexDep, PageDep, SessionDep
+from app.schemas.common import Page
+from app.schemas.event import (
+    EventCreate,
+    EventRead,
+    EventUpdate,
+    MatchListRead,
+    MeetingCreate,
+    MeetingRead,
+    MeetingUpdate,
+    OutcomeIn,
+    PairRead,
+    ParticipantRead,
+    ParticipantsIn,
+    PreferencesIn,
+    ScheduleRead,
+)
+from app.services import event_exports as exports
+from app.services import events as service
+
+router = APIRouter(tags=["events"])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Party = Annotated[str, Query(pattern=r"^[LS]\d+$", description="L<链主id> 或 S<企业id>")]
+
+
+def _download(content: bytes | str, media: str, filename: str) -> Response:
+    return Response(
+        content=content,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.post("/events", status_code=status.HTTP_201_CREATED, summary="创建对接活动 / new event")
+def create_event(data: EventCreate, session: SessionDep, response: Response) -> EventRead:
+    """Plan a docking event: date, venue, meeting length, slots with breaks, tables."""
+    event = service.create_event(session, data)
+    response.headers["Location"] = f"/api/v1/events/{event.id}"
+    return event
+
+
+@router.get("/events", summary="对接活动列表 / events")
+def list_events(session: SessionDep, page: PageDep) -> Page[EventRead]:
+    return service.list_events(session, page.limit, page.offset)
+
+
+@router.get("/events/{event_id}", summary="对接活动 / one event")
+def get_event(event_id: int, session: SessionDep) -> EventRead:
+    return service.get_event(session, event_id)
+
+
+@router.patch("/events/{event_id}", summary="修改对接活动 / update event")
+def update_event(
+    event_id: int, data: EventUpdate, session: SessionDep, expected: IfMatchDep
+) -> EventRead:
+    return service.update_event(session, event_id, data, expected)
+
+
+@router.get("/events/{event_id}/participants", summary="参会方 / participants")
+def list_participants(event_id: int, session: SessionDep) -> list[ParticipantRead]:
+    return service.list_participants(session, event_id)
+
+
+@router.post("/events/{event_id}/participants", summary="添加参会方 / add participants")
+def add_participants(
+    event_id: int, data: ParticipantsIn, session: SessionDep
+) -> list[ParticipantRead]:
+    """Leaders with the needs they bring and invited SMEs, each with a cap and unavailability."""
+    return service.add_participants(session, event_id, data)
+
+
+@router.post("/events/{event_id}/preferences", summary="意向标记与会谈请求 / preferences")
+def set_preferences(event_id: int, data: PreferencesIn, session: SessionDep) -> list[PairRead]:
+    """Must-meet / no-thanks marks of either side, meeting requests and their answers."""
+    return service.set_preferences(session, event_id, data)
+
+
+@router.post("/events/{event_id}/match-list", summary="生成匹配清单 / choose the meetings")
+def match_list(event_id: int, session: SessionDep, index: IndexDep) -> MatchListRead:
+    """Choose the meetings by optimisation (must-meet first, every fitting SME, quality)."""
+    return service.build_match_list(session, index, event_id)
+
+
+@router.post("/events/{event_id}/schedule", summary="排定日程 / build the schedule")
+def build_schedule(event_id: int, session: SessionDep) -> ScheduleRead:
+    """Place the meetings in slots x tables; locked meetings keep their place."""
+    return service.build_schedule(session, event_id)
+
+
+@router.get("/events/{event_id}/schedule", summary="日程 / the schedule (json, csv, xlsx)")
+def get_schedule(
+    event_id: int,
+    session: SessionDep,
+    format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
+):
+    schedule = service.get_schedule(session, event_id)
+    if format == "csv":
+        return _download(
+            exports.schedule_csv(schedule), "text/csv; charset=utf-8", f"schedule-{event_id}.csv"
+        )
+    if format == "xlsx":
+        event = service.get_event_row(session, event_id)
+        return _download(exports.schedule_xlsx(event, schedule), XLSX, f"schedule-{event_id}.xlsx")
+    return schedule
+
+
+@router.get("/events/{event_id}/agenda", summary="参会方日程 / a participant's agenda")
+def agenda(
+    event_id: int,
+    session: SessionDep,
+    party: Party,
+    format: Annotated[Literal["html", "ics"], Query()] = "html",
+):
+    """Printable HTML agenda or an ICS calendar file for one participant."""
+    if format == "ics":
+        return PlainTextResponse(
+            exports.agenda_ics(session, event_id, party),
+            media_type="text/calendar; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="agenda-{event_id}-{party}.ics"'
+            },
+        )
+    return HTMLResponse(exports.agenda_html(session, event_id, party))
+
+
+@router.post("/events/{event_id}/meetings", status_code=status.HTTP_201_CREATED, summary="添加会谈")
+def add_meeting(event_id: int, data: MeetingCreate, session: SessionDep) -> dict:
+    change = service.add_meeting(session, event_id, data)
+    return {"meeting": change.meeting, "conflicts": change.conflicts}
+
+
+@router.patch("/meetings/{meeting_id}", summary="调整会谈 / move, lock, cancel a meeting")
+def update_meeting(
+    meeting_id: int, data: MeetingUpdate, session: SessionDep, expected: IfMatchDep
+) -> dict:
+    """A move that causes a conflict is refused with 409 listing it, unless force=true."""
+    change = service.update_meeting(session, meeting_id, data, expected)
+    return {"meeting": change.meeting, "conflicts": change.conflicts}
+
+
+@router.post("/meetings/{meeting_id}/outcome", summary="登记会谈成果 / record the outcome")
+def record_outcome(meeting_id: int, data: OutcomeIn, session: SessionDep) -> MeetingRead:
+    return service.record_outcome(session, meeting_id, data)
+
+
+@router.get("/events/{event_id}/report", summary="对接成效 / event report (json, xlsx, png)")
+def report(
+    event_id: int,
+    session: SessionDep,
+    format: Annotated[Literal["json", "xlsx", "png"], Query()] = "json",
+):
+    data = exports.event_report(session, event_id)
+    if format == "xlsx":
+        return _download(exports.report_xlsx(data), XLSX, f"report-{event_id}.xlsx")
+    if format == "png":
+        return Response(exports.report_png(data), media_type="image/png")
+    return data
+
+
+@router.get("/reports/summary", summary="跨活动汇总 / summary per chain and year")
+def summary(
+    session: SessionDep,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    chain: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict:
+    return exports.summary(session, year, chain)

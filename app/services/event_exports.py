@@ -1,0 +1,372 @@
+"""Organizer exports: schedule CSV/XLSX, agendas (HTML, ICS), the event report and summary."""
+
+import csv
+import io
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from sqlalchemy.orm import Session
+
+from app.errors import NotFound
+from app.repositories import demands as demand_repo
+from app.repositories import events as repo
+from app.schemas.event import OUTCOME_LABELS, MeetingRead, ScheduleRead
+from app.services import events
+from models import Event
+
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+SCHEDULE_HEADERS = [
+    "场次",
+    "开始",
+    "结束",
+    "桌号",
+    "链主企业",
+    "中小企业",
+    "需求编号",
+    "匹配分",
+    "必谈",
+    "锁定",
+    "状态",
+]
+CHINA = timedelta(hours=8)  # Asia/Shanghai, no daylight saving
+
+
+def _row(m: MeetingRead) -> list:
+    return [
+        (m.slot + 1) if m.slot is not None else "",
+        m.start or "",
+        m.end or "",
+        (m.table + 1) if m.table is not None else "",
+        m.leader_name,
+        m.sme_name,
+        m.demand_id or "",
+        round(m.quality, 3),
+        "是" if m.must else "",
+        "是" if m.locked else "",
+        "已取消" if m.status == "cancelled" else "计划中",
+    ]
+
+
+def schedule_csv(schedule: ScheduleRead) -> str:
+    """The grid as CSV (UTF-8 with BOM so Excel opens the Chinese right)."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(SCHEDULE_HEADERS)
+    for m in schedule.meetings:
+        writer.writerow(_row(m))
+    for m in schedule.unplaced:
+        writer.writerow(_row(m))
+    return out.getvalue()
+
+
+def _sheet(ws, rows: list[list], headers: list[str]) -> None:
+    ws.append(headers)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDE6F0")
+    for row in rows:
+        ws.append(row)
+    for column in ws.columns:
+        width = max(len(str(c.value or "")) for c in column)
+        ws.column_dimensions[column[0].column_letter].width = min(max(8, width * 2 + 2), 50)
+    ws.freeze_panes = "A2"
+
+
+def _safe_title(name: str, used: set[str]) -> str:
+    title = "".join(ch for ch in name if ch not in "[]:*?/\\")[:28] or "链主"
+    base, i = title, 2
+    while title in used:
+        title = f"{base[:25]}-{i}"
+        i += 1
+    used.add(title)
+    return title
+
+
+def schedule_xlsx(event: Event, schedule: ScheduleRead) -> bytes:
+    """An overview sheet and one sheet per leader."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "总览"
+    _sheet(ws, [_row(m) for m in schedule.meetings + schedule.unplaced], SCHEDULE_HEADERS)
+    used = {"总览"}
+    by_leader: dict[str, list[MeetingRead]] = defaultdict(list)
+    for m in schedule.meetings:
+        by_leader[m.leader_name].append(m)
+    for leader, meetings in sorted(by_leader.items()):
+        sheet = wb.create_sheet(_safe_title(leader, used))
+        _sheet(
+            sheet, [_row(m) for m in sorted(meetings, key=lambda x: x.slot or 0)], SCHEDULE_HEADERS
+        )
+    info = wb.create_sheet(_safe_title("活动信息", used))
+    _sheet(
+        info,
+        [
+            ["活动", event.title],
+            ["日期", str(event.event_date)],
+            ["地点", event.venue],
+            ["主办", event.organizer],
+            ["会谈数", len(schedule.meetings)],
+            ["未排入", len(schedule.unplaced)],
+            ["冲突", len(schedule.conflicts)],
+        ],
+        ["项目", "内容"],
+    )
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _agenda_rows(session: Session, event: Event, party: str) -> tuple[str, list[dict]]:
+    schedule = events.get_schedule(session, event.id)
+    rows = []
+    name = None
+    for m in sorted(schedule.meetings, key=lambda x: x.slot or 0):
+        if party == f"L{m.leader_id}":
+            name, counterpart = m.leader_name, m.sme_name
+        elif party == f"S{m.sme_id}":
+            name, counterpart = m.sme_name, m.leader_name
+        else:
+            continue
+        demand = demand_repo.get(session, m.demand_id) if m.demand_id else None
+        rows.append(
+            {
+                "slot": m.slot,
+                "start": m.start,
+                "end": m.end,
+                "table": (m.table or 0) + 1,
+                "counterpart": counterpart,
+                "demand": demand.title if demand else "",
+            }
+        )
+    if name is None:
+        names = {p.party: p.name for p in events.list_participants(session, event.id)}
+        if party not in names:
+            raise NotFound(
+                f"{party} is not a participant of event {event.id}", f"{party} 不是本活动的参会方"
+            )
+        name = names[party]
+    return name, rows
+
+
+def agenda_html(session: Session, event_id: int, party: str) -> str:
+    """A printable agenda for one participant."""
+    event = events.get_event_row(session, event_id)
+    name, rows = _agenda_rows(session, event, party)
+    return _TEMPLATES.get_template("agenda.html").render(event=event, name=name, rows=rows)
+
+
+def _ics_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def _utc(event: Event, hhmm: str) -> str:
+    h, m = (int(x) for x in hhmm.split(":"))
+    local = datetime(event.event_date.year, event.event_date.month, event.event_date.day, h, m)
+    return (local - CHINA).strftime("%Y%m%dT%H%M%SZ")
+
+
+def agenda_ics(session: Session, event_id: int, party: str) -> str:
+    """An iCalendar file of one participant's meetings (times in UTC)."""
+    event = events.get_event_row(session, event_id)
+    name, rows = _agenda_rows(session, event, party)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//chainmatch//docking events//ZH",
+        "CALSCALE:GREGORIAN",
+        f"X-WR-CALNAME:{_ics_text(event.title + ' · ' + name)}",
+    ]
+    for r in rows:
+        where = f"{event.venue} 第{r['table']}桌"
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:event{event.id}-{party}-slot{r['slot']}@chainmatch",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART:{_utc(event, r['start'])}",
+            f"DTEND:{_utc(event, r['end'])}",
+            f"SUMMARY:{_ics_text('对接会谈：' + r['counterpart'])}",
+            f"LOCATION:{_ics_text(where)}",
+            f"DESCRIPTION:{_ics_text(r['demand'])}",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "\r\n".join(lines) + "\r\n"
+
+
+# -- outcomes --------------------------------------------------------------------------------
+
+
+def _counts(meetings) -> dict:
+    held = [m for m in meetings if m.held]
+    return {
+        "meetings_planned": len(meetings),
+        "meetings_held": len(held),
+        "no_shows": sum(1 for m in meetings if m.held is False),
+        "valuable_contacts": sum(1 for m in held if m.outcome == "valuable"),
+        "negotiations": sum(1 for m in held if m.outcome == "negotiating"),
+        "intentions": sum(1 for m in held if m.outcome in ("intention", "signed")),
+        "signings": sum(1 for m in held if m.outcome == "signed"),
+        "amount_wan_yuan": round(sum(m.amount or 0.0 for m in held), 2),
+    }
+
+
+def event_report(session: Session, event_id: int) -> dict:
+    """对接成效: counts of the event, per leader and per chain."""
+    event = events.get_event_row(session, event_id)
+    people = repo.participants(session, event_id)
+    meetings = [m for m in repo.meetings(session, event_id) if m.status == "planned"]
+    names = {p.party: p.name for p in events.list_participants(session, event_id)}
+    needs = set()
+    for p in people:
+        if p.kind == "leader":
+            needs.update(p.demand_ids or [])
+    needs.update(m.demand_id for m in meetings if m.demand_id)
+    per_leader = defaultdict(list)
+    per_chain = defaultdict(list)
+    for m in meetings:
+        per_leader[m.leader_id].append(m)
+        demand = demand_repo.get(session, m.demand_id) if m.demand_id else None
+        chain = demand.chain.code if demand and demand.chain else "未指定"
+        per_chain[chain].append(m)
+    return {
+        "event": {"id": event.id, "title": event.title, "date": str(event.event_date)},
+        "totals": {
+            "leaders": sum(1 for p in people if p.kind == "leader"),
+            "smes": sum(1 for p in people if p.kind == "sme"),
+            "smes_met": len({m.sme_id for m in meetings if m.held}),
+            "needs": len(needs),
+            **_counts(meetings),
+        },
+        "per_leader": [
+            {"leader_id": lid, "name": names.get(f"L{lid}", ""), **_counts(ms)}
+            for lid, ms in sorted(per_leader.items())
+        ],
+        "per_chain": [{"chain": c, **_counts(ms)} for c, ms in sorted(per_chain.items())],
+        "outcome_labels": OUTCOME_LABELS,
+    }
+
+
+REPORT_HEADERS = {
+    "meetings_planned": "计划会谈",
+    "meetings_held": "实际会谈",
+    "no_shows": "未到场",
+    "valuable_contacts": "有价值联系",
+    "negotiations": "洽谈中",
+    "intentions": "合作意向",
+    "signings": "签约",
+    "amount_wan_yuan": "金额(万元)",
+}
+
+
+def report_xlsx(report: dict) -> bytes:
+    """The event report as a workbook: totals, per leader, per chain."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "对接成效"
+    labels = {
+        "leaders": "链主企业",
+        "smes": "中小企业",
+        "smes_met": "参与会谈的中小企业",
+        "needs": "需求",
+    }
+    labels.update(REPORT_HEADERS)
+    _sheet(ws, [[labels.get(k, k), v] for k, v in report["totals"].items()], ["指标", "数值"])
+    keys = list(REPORT_HEADERS)
+    _sheet(
+        wb.create_sheet("按链主"),
+        [[r["name"], *[r[k] for k in keys]] for r in report["per_leader"]],
+        ["链主企业", *[REPORT_HEADERS[k] for k in keys]],
+    )
+    _sheet(
+        wb.create_sheet("按产业链"),
+        [[r["chain"], *[r[k] for k in keys]] for r in report["per_chain"]],
+        ["产业链", *[REPORT_HEADERS[k] for k in keys]],
+    )
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _cjk_font() -> str | None:
+    from matplotlib import font_manager
+
+    for f in font_manager.fontManager.ttflist:
+        if any(k in f.name for k in ("CJK", "WenQuanYi", "Hei", "Song", "Kai", "YaHei")):
+            return f.name
+    return None
+
+
+def report_png(report: dict) -> bytes:
+    """A bar chart of meetings, intentions and signings per leader."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    font = _cjk_font()
+    if font:
+        plt.rcParams["font.sans-serif"] = [font]
+        plt.rcParams["axes.unicode_minus"] = False
+    rows = report["per_leader"]
+    # Without a CJK font on the machine, leader names would be boxes: fall back to ids.
+    labels = [r["name"] if font else f"L{r['leader_id']}" for r in rows]
+    series = [
+        ("meetings_held", "实际会谈" if font else "meetings held"),
+        ("intentions", "合作意向" if font else "intentions"),
+        ("signings", "签约" if font else "signings"),
+    ]
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows) + 2), 4.5), dpi=120)
+    width = 0.8 / len(series)
+    for i, (key, label) in enumerate(series):
+        xs = [j + i * width for j in range(len(rows))]
+        ax.bar(xs, [r[key] for r in rows], width=width, label=label)
+    ax.set_xticks([j + width for j in range(len(rows))], labels, rotation=20, ha="right")
+    title = report["event"]["title"] if font else f"Event {report['event']['id']} results"
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def summary(session: Session, year: int | None, chain: str | None) -> dict:
+    """Cross-event summary per chain and year, for the province's reporting."""
+    rows: dict[tuple[int, str], dict] = {}
+    events_count: dict[tuple[int, str], set] = defaultdict(set)
+    smes: dict[tuple[int, str], set] = defaultdict(set)
+    for event in repo.events_between(session, year):
+        for m in repo.meetings(session, event.id):
+            if m.status != "planned":
+                continue
+            demand = demand_repo.get(session, m.demand_id) if m.demand_id else None
+            code = demand.chain.code if demand and demand.chain else "未指定"
+            if chain and code != chain:
+                continue
+            key = (event.event_date.year, code)
+            rows.setdefault(key, {"meetings": []})["meetings"].append(m)
+            events_count[key].add(event.id)
+            if m.held:
+                smes[key].add(m.sme_id)
+    return {
+        "items": [
+            {
+                "year": y,
+                "chain": c,
+                "events": len(events_count[(y, c)]),
+                "smes_met": len(smes[(y, c)]),
+                **_counts(v["meetings"]),
+            }
+            for (y, c), v in sorted(rows.items())
+        ]
+    }

@@ -1,0 +1,686 @@
+"""Docking events: plan, pre-match, schedule, adjust, record outcomes, report."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, FieldError, InvalidInput, NotFound
+from app.repositories import demands as demand_repo
+from app.repositories import events as repo
+from app.repositories import leaders as leader_repo
+from app.repositories import smes as sme_repo
+from app.schemas.common import Page
+from app.schemas.event import (
+    OUTCOME_LABELS,
+    ConflictRead,
+    EventCreate,
+    EventRead,
+    EventUpdate,
+    MatchListRead,
+    MeetingCreate,
+    MeetingRead,
+    MeetingUpdate,
+    OutcomeIn,
+    PairRead,
+    ParticipantRead,
+    ParticipantsIn,
+    PreferencesIn,
+    ScheduleRead,
+    SlotRead,
+)
+from app.services import match_docs
+from app.services.common import check_version
+from app.services.matching import MatchingRuntime
+from matching import docking
+from matching.timeslots import Slot, slot_times
+from models import Event, EventPair, EventParticipant, Meeting, utcnow
+
+# Pairs per need kept as candidates: the organizer's shortlist is about 15 SMEs per leader.
+CANDIDATES_PER_NEED = 15
+
+
+def _not_found(event_id: int) -> NotFound:
+    return NotFound(f"event {event_id} not found", f"对接活动 {event_id} 不存在")
+
+
+def get_event_row(session: Session, event_id: int) -> Event:
+    event = repo.get(session, event_id)
+    if event is None:
+        raise _not_found(event_id)
+    return event
+
+
+def slots_of(event: Event) -> list[Slot]:
+    """The event's meeting slots."""
+    return slot_times(
+        event.start_time,
+        event.meeting_minutes,
+        event.gap_minutes,
+        event.slot_count,
+        [(b["start"], b["end"]) for b in event.breaks or []],
+    )
+
+
+def _read(session: Session, event: Event) -> EventRead:
+    people = repo.participants(session, event.id)
+    return EventRead(
+        id=event.id,
+        title=event.title,
+        chains=list(event.chains or []),
+        date=event.event_date,
+        venue=event.venue,
+        organizer=event.organizer,
+        start_time=event.start_time,
+        meeting_minutes=event.meeting_minutes,
+        gap_minutes=event.gap_minutes,
+        slot_count=event.slot_count,
+        breaks=list(event.breaks or []),
+        tables=event.tables,
+        leader_fixed_table=event.leader_fixed_table,
+        status=event.status,
+        notes=event.notes,
+        slots=[
+            SlotRead(index=s.index, start=s.label[:5], end=s.label[6:]) for s in slots_of(event)
+        ],
+        leaders=sum(1 for p in people if p.kind == "leader"),
+        smes=sum(1 for p in people if p.kind == "sme"),
+        version=event.version,
+        created_at=event.created_at,
+        updated_at=event.updated_at,
+    )
+
+
+def _check_slots(data: EventCreate | EventUpdate, event: Event | None = None) -> None:
+    values = {
+        k: getattr(data, k) if getattr(data, k, None) is not None else getattr(event, k)
+        for k in ("start_time", "meeting_minutes", "gap_minutes", "slot_count")
+    }
+    breaks = data.breaks if data.breaks is not None else (event.breaks if event else [])
+    try:
+        slot_times(
+            values["start_time"],
+            values["meeting_minutes"],
+            values["gap_minutes"],
+            values["slot_count"],
+            [(b.start, b.end) if hasattr(b, "start") else (b["start"], b["end"]) for b in breaks],
+        )
+    except ValueError:
+        raise InvalidInput(
+            [
+                FieldError(
+                    loc=("body", "slot_count"),
+                    msg="the slots run past midnight",
+                    msg_zh="会谈场次排到了午夜之后，请减少场次或提前开始",
+                )
+            ]
+        ) from None
+
+
+def create_event(session: Session, data: EventCreate) -> EventRead:
+    """Plan an event."""
+    _check_slots(data)
+    event = Event(
+        title=data.title,
+        chains=list(data.chains),
+        event_date=data.event_date,
+        venue=data.venue,
+        organizer=data.organizer,
+        start_time=data.start_time,
+        meeting_minutes=data.meeting_minutes,
+        gap_minutes=data.gap_minutes,
+        slot_count=data.slot_count,
+        breaks=[b.model_dump() for b in data.breaks],
+        tables=data.tables,
+        leader_fixed_table=data.leader_fixed_table,
+        notes=data.notes,
+    )
+    session.add(event)
+    session.flush()
+    return _read(session, event)
+
+
+def get_event(session: Session, event_id: int) -> EventRead:
+    return _read(session, get_event_row(session, event_id))
+
+
+def list_events(session: Session, limit: int, offset: int) -> Page[EventRead]:
+    rows, total = repo.list_page(session, limit, offset)
+    return Page[EventRead](
+        items=[_read(session, e) for e in rows], total=total, limit=limit, offset=offset
+    )
+
+
+def update_event(
+    session: Session, event_id: int, data: EventUpdate, if_match: int | None
+) -> EventRead:
+    """Change an event's plan."""
+    event = get_event_row(session, event_id)
+    check_version(event.version, data.version if data.version is not None else if_match)
+    _check_slots(data, event)
+    for name in data.model_fields_set - {"version"}:
+        value = getattr(data, name)
+        if value is None:
+            continue
+        if name == "breaks":
+            value = [b.model_dump() for b in value]
+        setattr(event, name, value)
+    event.updated_at = utcnow()
+    session.flush()
+    return _read(session, event)
+
+
+# -- participants and preferences ----------------------------------------------------------
+
+
+def _party(p: EventParticipant) -> str:
+    return f"L{p.leader_id}" if p.kind == "leader" else f"S{p.sme_id}"
+
+
+def _names(session: Session, people: list[EventParticipant]) -> dict[str, str]:
+    out = {}
+    for p in people:
+        if p.kind == "leader":
+            leader = leader_repo.get(session, p.leader_id, include_deleted=True)
+            out[_party(p)] = leader.enterprise.name if leader else f"链主{p.leader_id}"
+        else:
+            sme = sme_repo.get(session, p.sme_id, include_deleted=True)
+            out[_party(p)] = sme.enterprise.name if sme else f"企业{p.sme_id}"
+    return out
+
+
+def _participant_read(p: EventParticipant, names: dict[str, str]) -> ParticipantRead:
+    return ParticipantRead(
+        id=p.id,
+        kind=p.kind,
+        party=_party(p),
+        leader_id=p.leader_id,
+        sme_id=p.sme_id,
+        name=names.get(_party(p), ""),
+        demand_ids=list(p.demand_ids or []),
+        cap=p.cap,
+        unavailable_slots=list(p.unavailable_slots or []),
+    )
+
+
+def list_participants(session: Session, event_id: int) -> list[ParticipantRead]:
+    get_event_row(session, event_id)
+    people = repo.participants(session, event_id)
+    names = _names(session, people)
+    return [_participant_read(p, names) for p in people]
+
+
+def add_participants(
+    session: Session, event_id: int, data: ParticipantsIn
+) -> list[ParticipantRead]:
+    """Add leaders and SMEs (adding one again updates its needs, cap and unavailability)."""
+    event = get_event_row(session, event_id)
+    errors: list[FieldError] = []
+    existing = {_party(p): p for p in repo.participants(session, event_id)}
+    for i, item in enumerate(data.participants):
+        loc = ("body", "participants", i)
+        for slot in item.unavailable_slots:
+            if slot >= event.slot_count:
+                errors.append(
+                    FieldError(
+                        loc=(*loc, "unavailable_slots"),
+                        msg=f"slot {slot} is outside the event's {event.slot_count} slots",
+                        msg_zh=f"场次 {slot} 超出本活动的 {event.slot_count} 场",
+                    )
+                )
+        if item.leader_id is not None:
+            leader = leader_repo.get(session, item.leader_id)
+            if leader is None:
+                errors.append(
+                    FieldError(
+                        loc=(*loc, "leader_id"),
+                        msg=f"chain leader {item.leader_id} does not exist",
+                        msg_zh=f"链主企业 {item.leader_id} 不存在",
+                    )
+                )
+                continue
+            for j, demand_id in enumerate(item.demand_ids):
+                demand = demand_repo.get(session, demand_id)
+                if demand is None or demand.leader_id != item.leader_id:
+                    errors.append(
+                        FieldError(
+                            loc=(*loc, "demand_ids", j),
+                            msg=f"need {demand_id} is not a need of leader {item.leader_id}",
+                            msg_zh=f"需求 {demand_id} 不属于该链主",
+                        )
+                    )
+        elif sme_repo.get(session, item.sme_id) is None:
+            errors.append(
+                FieldError(
+                    loc=(*loc, "sme_id"),
+                    msg=f"SME profile {item.sme_id} does not exist",
+                    msg_zh=f"中小企业档案 {item.sme_id} 不存在",
+                )
+            )
+    if errors:
+        raise InvalidInput(errors)
+    for item in data.participants:
+        kind = "leader" if item.leader_id is not None else "sme"
+        key = f"L{item.leader_id}" if kind == "leader" else f"S{item.sme_id}"
+        p = existing.get(key)
+        if p is None:
+            p = EventParticipant(
+                event_id=event_id, kind=kind, leader_id=item.leader_id, sme_id=item.sme_id
+            )
+            session.add(p)
+            existing[key] = p
+        p.demand_ids = list(item.demand_ids)
+        p.cap = item.cap
+        p.unavailable_slots = sorted(set(item.unavailable_slots))
+    session.flush()
+    return list_participants(session, event_id)
+
+
+def set_preferences(session: Session, event_id: int, data: PreferencesIn) -> list[PairRead]:
+    """Marks (must-meet / no-thanks / neutral) and meeting requests with their answers."""
+    get_event_row(session, event_id)
+    present = {_party(p) for p in repo.participants(session, event_id)}
+    errors: list[FieldError] = []
+    for i, pref in enumerate(data.preferences):
+        for key, field in ((f"L{pref.leader_id}", "leader_id"), (f"S{pref.sme_id}", "sme_id")):
+            if key not in present:
+                errors.append(
+                    FieldError(
+                        loc=("body", "preferences", i, field),
+                        msg="not a participant of this event",
+                        msg_zh="不是本活动的参会方",
+                    )
+                )
+    if errors:
+        raise InvalidInput(errors)
+    touched: dict[tuple[int, int], EventPair] = {}
+    for i, pref in enumerate(data.preferences):
+        key = (pref.leader_id, pref.sme_id)
+        pair = touched.get(key) or repo.pair(session, event_id, *key)
+        if pair is None:
+            pair = EventPair(
+                event_id=event_id,
+                leader_id=pref.leader_id,
+                sme_id=pref.sme_id,
+                leader_mark="neutral",
+                sme_mark="neutral",
+            )
+            session.add(pair)
+        touched[key] = pair
+        if pref.mark:
+            setattr(pair, f"{pref.side}_mark", pref.mark)
+        if pref.request == "request":
+            pair.requested_by, pair.request_status = pref.side, "pending"
+        elif pref.request in ("accept", "decline"):
+            if pair.requested_by is None or pair.requested_by == pref.side:
+                raise Conflict(
+                    "only the other side can answer a meeting request",
+                    "只有被邀请的一方才能接受或拒绝会谈请求",
+                    field=f"preferences.{i}.request",
+                )
+            pair.request_status = "accepted" if pref.request == "accept" else "declined"
+    session.flush()
+    return [
+        PairRead(
+            leader_id=p.leader_id,
+            sme_id=p.sme_id,
+            leader_mark=p.leader_mark,
+            sme_mark=p.sme_mark,
+            requested_by=p.requested_by,
+            request_status=p.request_status,
+        )
+        for p in repo.pairs(session, event_id)
+    ]
+
+
+# -- match list and schedule ----------------------------------------------------------------
+
+
+def _parties(people: list[EventParticipant]) -> list[docking.Party]:
+    return [
+        docking.Party(
+            id=_party(p),
+            kind=p.kind,
+            cap=p.cap,
+            unavailable=frozenset(p.unavailable_slots or []),
+        )
+        for p in people
+    ]
+
+
+def _candidates(
+    session: Session, runtime: MatchingRuntime, event_id: int, people: list[EventParticipant]
+) -> list[docking.Candidate]:
+    """Pairs worth a meeting: each need's best eligible SMEs, plus every marked or asked pair."""
+    sme_ids = {p.sme_id for p in people if p.kind == "sme"}
+    marks = {(x.leader_id, x.sme_id): x for x in repo.pairs(session, event_id)}
+    best: dict[tuple[int, int], tuple[float, int | None]] = {}
+    today = date.today()
+    for p in people:
+        if p.kind != "leader":
+            continue
+        ids = list(p.demand_ids or []) or demand_repo.open_ids_of_leader(
+            session, p.leader_id, today
+        )
+        for demand_id in ids:
+            need = runtime.matcher.needs.get(demand_id)
+            if need is None:
+                demand = demand_repo.get(session, demand_id)
+                if demand is None:
+                    continue
+                need = match_docs.need_doc(demand)
+            ranked = runtime.matcher.rank_profiles(
+                need,
+                runtime.matcher.need_vectors.vector(demand_id),
+                k=len(sme_ids),
+                where=lambda prof: prof.id in sme_ids,
+            )
+            kept = 0
+            for m in ranked:
+                key = (p.leader_id, m.id)
+                marked = key in marks
+                if kept >= CANDIDATES_PER_NEED and not marked:
+                    continue
+                if m.features.certs_missing_must and not marked:
+                    continue
+                kept += 1
+                if key not in best or m.score > best[key][0]:
+                    best[key] = (m.score, demand_id)
+    out = []
+    for key in set(best) | set(marks):
+        score, demand_id = best.get(key, (0.0, None))
+        pair = marks.get(key)
+        must = bool(
+            pair
+            and (
+                "must" in (pair.leader_mark, pair.sme_mark)
+                or (pair.requested_by and pair.request_status == "accepted")
+            )
+        )
+        blocked = bool(
+            pair
+            and ("no" in (pair.leader_mark, pair.sme_mark) or pair.request_status == "declined")
+        )
+        out.append(
+            docking.Candidate(
+                leader=f"L{key[0]}",
+                sme=f"S{key[1]}",
+                quality=round(score, 4),
+                must=must and not blocked,
+                blocked=blocked,
+                demand=str(demand_id) if demand_id else None,
+            )
+        )
+    return sorted(out, key=lambda c: (c.leader, c.sme))
+
+
+def _meeting_read(m: Meeting, slots: list[Slot], names: dict[str, str]) -> MeetingRead:
+    slot = slots[m.slot] if m.slot is not None and m.slot < len(slots) else None
+    return MeetingRead(
+        id=m.id,
+        slot=m.slot,
+        table=m.table_no,
+        start=slot.label[:5] if slot else None,
+        end=slot.label[6:] if slot else None,
+        demand_id=m.demand_id,
+        leader_id=m.leader_id,
+        sme_id=m.sme_id,
+        leader_name=names.get(f"L{m.leader_id}", ""),
+        sme_name=names.get(f"S{m.sme_id}", ""),
+        quality=m.quality,
+        must=m.must,
+        locked=m.locked,
+        status=m.status,
+        held=m.held,
+        outcome=m.outcome,
+        outcome_label=OUTCOME_LABELS.get(m.outcome) if m.outcome else None,
+        amount=m.amount,
+        version=m.version,
+    )
+
+
+def build_match_list(session: Session, runtime: MatchingRuntime, event_id: int) -> MatchListRead:
+    """Choose the meetings by optimisation; keeps locked meetings, replaces the other plans."""
+    event = get_event_row(session, event_id)
+    people = repo.participants(session, event_id)
+    if not any(p.kind == "leader" for p in people) or not any(p.kind == "sme" for p in people):
+        raise Conflict(
+            "an event needs at least one leader and one SME before matching",
+            "请先添加至少一家链主和一家中小企业",
+        )
+    candidates = _candidates(session, runtime, event_id, people)
+    result = docking.choose_meetings(_parties(people), candidates, event.slot_count, event.tables)
+    current = repo.meetings(session, event_id)
+    kept = {(m.leader_id, m.sme_id) for m in current if m.locked and m.status == "planned"}
+    for m in current:
+        if not m.locked and m.held is None:
+            session.delete(m)
+    for c in result.meetings:
+        key = (int(c.leader[1:]), int(c.sme[1:]))
+        if key in kept:
+            continue
+        session.add(
+            Meeting(
+                event_id=event_id,
+                leader_id=key[0],
+                sme_id=key[1],
+                demand_id=int(c.demand) if c.demand else None,
+                quality=c.quality,
+                must=c.must,
+            )
+        )
+    session.flush()
+    names = _names(session, people)
+    slots = slots_of(event)
+    return MatchListRead(
+        meetings=[
+            _meeting_read(m, slots, names)
+            for m in repo.meetings(session, event_id, include_cancelled=False)
+        ],
+        objective=round(result.objective, 4),
+        greedy_objective=round(result.greedy_objective, 4),
+        ratio_to_greedy=round(result.objective / result.greedy_objective, 4)
+        if result.greedy_objective > 0
+        else None,
+        smes_with_fit=result.smes_with_fit,
+        smes_met=result.smes_met,
+        unmet_must=[{"leader": c.leader, "sme": c.sme} for c in result.unmet_must],
+        solver=result.solver,
+    )
+
+
+def _to_grid(m: Meeting) -> docking.Meeting:
+    return docking.Meeting(
+        leader=f"L{m.leader_id}",
+        sme=f"S{m.sme_id}",
+        slot=m.slot,
+        table=m.table_no,
+        demand=str(m.demand_id) if m.demand_id else None,
+        locked=m.locked,
+    )
+
+
+def _conflicts(conflicts, names: dict[str, str]) -> list[ConflictRead]:
+    out = []
+    for c in conflicts:
+        message = c.message
+        for party, name in names.items():
+            message = message.replace(party, name) if party in c.parties else message
+        out.append(ConflictRead(kind=c.kind, message=message, parties=list(c.parties), slot=c.slot))
+    return out
+
+
+def build_schedule(session: Session, event_id: int) -> ScheduleRead:
+    """Place the planned meetings in slots x tables; locked meetings stay where they are."""
+    event = get_event_row(session, event_id)
+    people = repo.participants(session, event_id)
+    planned = repo.meetings(session, event_id, include_cancelled=False)
+    locked = [m for m in planned if m.locked and m.slot is not None and m.table_no is not None]
+    movable = [m for m in planned if m not in locked]
+    schedule = docking.build_schedule(
+        _parties(people),
+        [
+            docking.Candidate(
+                leader=f"L{m.leader_id}",
+                sme=f"S{m.sme_id}",
+                quality=m.quality,
+                must=m.must,
+                demand=str(m.demand_id) if m.demand_id else None,
+            )
+            for m in movable
+        ],
+        event.slot_count,
+        event.tables,
+        locked=[_to_grid(m) for m in locked],
+        leader_fixed_table=event.leader_fixed_table,
+    )
+    placed = {(x.leader, x.sme): x for x in schedule.meetings if not x.locked}
+    unplaced = []
+    for m in movable:
+        spot = placed.get((f"L{m.leader_id}", f"S{m.sme_id}"))
+        if spot is None:
+            m.slot, m.table_no = None, None
+            unplaced.append(m)
+        else:
+            m.slot, m.table_no = spot.slot, spot.table
+    event.status = "scheduled"
+    session.flush()
+    names = _names(session, people)
+    slots = slots_of(event)
+    return ScheduleRead(
+        meetings=[
+            _meeting_read(m, slots, names)
+            for m in repo.meetings(session, event_id, include_cancelled=False)
+            if m.slot is not None
+        ],
+        conflicts=_conflicts(schedule.conflicts, names),
+        unplaced=[_meeting_read(m, slots, names) for m in unplaced],
+        idle_gaps=schedule.idle_gaps,
+    )
+
+
+def get_schedule(session: Session, event_id: int) -> ScheduleRead:
+    """The current grid with every conflict it has."""
+    event = get_event_row(session, event_id)
+    people = repo.participants(session, event_id)
+    planned = repo.meetings(session, event_id, include_cancelled=False)
+    placed = [m for m in planned if m.slot is not None and m.table_no is not None]
+    grid = [_to_grid(m) for m in placed]
+    conflicts = docking.check_schedule(_parties(people), grid, event.slot_count, event.tables)
+    names = _names(session, people)
+    slots = slots_of(event)
+    return ScheduleRead(
+        meetings=[_meeting_read(m, slots, names) for m in placed],
+        conflicts=_conflicts(conflicts, names),
+        unplaced=[_meeting_read(m, slots, names) for m in planned if m.slot is None],
+        idle_gaps=docking.idle_gaps(grid),
+    )
+
+
+@dataclass
+class MeetingChange:
+    meeting: MeetingRead
+    conflicts: list[ConflictRead]
+
+
+def _meeting_row(session: Session, meeting_id: int) -> Meeting:
+    m = session.get(Meeting, meeting_id)
+    if m is None:
+        raise NotFound(f"meeting {meeting_id} not found", f"会谈 {meeting_id} 不存在")
+    return m
+
+
+def _verify(session: Session, event: Event, changed: Meeting, force: bool) -> list[ConflictRead]:
+    """Conflicts the change causes; refused with 409 unless forced."""
+    people = repo.participants(session, event.id)
+    planned = [
+        m
+        for m in repo.meetings(session, event.id, include_cancelled=False)
+        if m.slot is not None and m.table_no is not None
+    ]
+    conflicts = docking.check_schedule(
+        _parties(people), [_to_grid(m) for m in planned], event.slot_count, event.tables
+    )
+    mine = {f"L{changed.leader_id}", f"S{changed.sme_id}"}
+    relevant = [
+        c for c in conflicts if (c.slot is None or c.slot == changed.slot) and mine & set(c.parties)
+    ]
+    found = _conflicts(relevant, _names(session, people))
+    if found and not force:
+        raise Conflict(
+            "the change conflicts with the schedule; send force=true to keep it anyway",
+            "调整后与日程冲突：" + "；".join(c.message for c in found),
+            conflicts=[c.model_dump() for c in found],
+        )
+    return found
+
+
+def update_meeting(
+    session: Session, meeting_id: int, data: MeetingUpdate, if_match: int | None
+) -> MeetingChange:
+    """Move, lock, cancel or re-instate a meeting; conflicts are refused unless forced."""
+    m = _meeting_row(session, meeting_id)
+    event = get_event_row(session, m.event_id)
+    check_version(m.version, data.version if data.version is not None else if_match)
+    if data.slot is not None:
+        m.slot = data.slot
+    if data.table is not None:
+        m.table_no = data.table
+    if data.locked is not None:
+        m.locked = data.locked
+    if data.status is not None:
+        m.status = data.status
+    if "slot" in data.model_fields_set or "table" in data.model_fields_set:
+        m.locked = True if data.locked is None else data.locked
+    session.flush()
+    conflicts = _verify(session, event, m, data.force) if m.status == "planned" else []
+    names = _names(session, repo.participants(session, event.id))
+    return MeetingChange(_meeting_read(m, slots_of(event), names), conflicts)
+
+
+def add_meeting(session: Session, event_id: int, data: MeetingCreate) -> MeetingChange:
+    """Add a meeting by hand (locked where placed)."""
+    event = get_event_row(session, event_id)
+    present = {_party(p) for p in repo.participants(session, event_id)}
+    missing = [k for k in (f"L{data.leader_id}", f"S{data.sme_id}") if k not in present]
+    if missing:
+        raise InvalidInput(
+            [
+                FieldError(
+                    loc=("body", "leader_id" if k.startswith("L") else "sme_id"),
+                    msg="not a participant of this event",
+                    msg_zh="不是本活动的参会方",
+                )
+                for k in missing
+            ]
+        )
+    m = Meeting(
+        event_id=event_id,
+        leader_id=data.leader_id,
+        sme_id=data.sme_id,
+        demand_id=data.demand_id,
+        slot=data.slot,
+        table_no=data.table,
+        locked=data.locked,
+    )
+    session.add(m)
+    session.flush()
+    conflicts = _verify(session, event, m, data.force) if m.slot is not None else []
+    names = _names(session, repo.participants(session, event_id))
+    return MeetingChange(_meeting_read(m, slots_of(event), names), conflicts)
+
+
+def record_outcome(session: Session, meeting_id: int, data: OutcomeIn) -> MeetingRead:
+    """Held or no-show, then the outcome level and amount; can be updated later."""
+    m = _meeting_row(session, meeting_id)
+    event = get_event_row(session, m.event_id)
+    if m.status == "cancelled":
+        raise Conflict("a cancelled meeting has no outcome", "已取消的会谈不能登记成果")
+    m.held = data.held
+    m.outcome = (data.outcome or "none") if data.held else None
+    m.amount = data.amount
+    m.outcome_note = data.note
+    m.outcome_at = utcnow()
+    session.flush()
+    names = _names(session, repo.participants(session, event.id))
+    return _meeting_read(m, slots_of(event), names)
