@@ -225,3 +225,49 @@ def test_schedule_move_exports_outcomes_report(client: TestClient, event: dict) 
     assert rx.sheetnames == ["对接成效", "按链主", "按产业链"]
     summary = client.get("/api/v1/reports/summary", params={"year": 2027}).json()["items"]
     assert sum(i["signings"] for i in summary) == 1 and all(i["year"] == 2027 for i in summary)
+
+
+def test_add_and_cancel_meetings(client: TestClient, event: dict) -> None:
+    ev_id = event["event"]["id"]
+    leader = event["leaders"][0]["id"]
+    sme = event["smes"][3]["id"]
+    r = client.post(
+        f"/api/v1/events/{ev_id}/meetings",
+        json={"leader_id": leader, "sme_id": sme, "slot": 0, "table": 0},
+    )
+    assert r.status_code == 201, r.text
+    added = r.json()["meeting"]
+    assert added["locked"] and added["slot"] == 0 and added["start"] == "10:30"
+    # a second meeting for the same leader in the same slot is a conflict
+    other = event["smes"][4]["id"]
+    r = client.post(
+        f"/api/v1/events/{ev_id}/meetings",
+        json={"leader_id": leader, "sme_id": other, "slot": 0, "table": 1},
+    )
+    assert r.status_code == 409 and r.json()["conflicts"][0]["kind"] == "double_booked"
+    forced = client.post(
+        f"/api/v1/events/{ev_id}/meetings",
+        json={"leader_id": leader, "sme_id": other, "slot": 0, "table": 1, "force": True},
+    )
+    assert forced.status_code == 201 and forced.json()["conflicts"]
+    listed = client.get(f"/api/v1/events/{ev_id}/schedule").json()
+    assert any(c["kind"] == "double_booked" for c in listed["conflicts"])
+    cancel = client.patch(
+        f"/api/v1/meetings/{forced.json()['meeting']['id']}", json={"status": "cancelled"}
+    )
+    assert cancel.status_code == 200
+    assert client.get(f"/api/v1/events/{ev_id}/schedule").json()["conflicts"] == []
+    assert (
+        client.post(
+            f"/api/v1/meetings/{forced.json()['meeting']['id']}/outcome", json={"held": True}
+        ).status_code
+        == 409
+    )
+    stale = client.patch(f"/api/v1/meetings/{added['id']}", json={"locked": False, "version": 99})
+    assert stale.status_code == 409
+    r = client.post(
+        f"/api/v1/events/{ev_id}/meetings", json={"leader_id": leader, "sme_id": 999999}
+    )
+    assert r.status_code == 422
+    assert client.get("/api/v1/events/999999").status_code == 404
+    assert client.patch("/api/v1/meetings/999999", json={"locked": True}).status_code == 404
