@@ -105,50 +105,34 @@ def prune_changes(session: Session, before: datetime) -> None:
     session.execute(delete(IndexChange).where(IndexChange.created_at < before))
 
 
+def _stale_where(entity_type: str, encoder: str, stmt):
+    """Restrict a select over an entity to live rows whose vector is missing or stale."""
+    model = ENTITY_MODELS[entity_type]
+    return stmt.outerjoin(
+        Embedding,
+        and_(
+            Embedding.entity_type == entity_type,
+            Embedding.entity_id == model.id,
+            Embedding.encoder == encoder,
+        ),
+    ).where(
+        model.deleted_at.is_(None),
+        model.match_text_hash.is_not(None),
+        or_(Embedding.id.is_(None), Embedding.text_hash != model.match_text_hash),
+    )
+
+
 def pending(session: Session, entity_type: str, encoder: str, limit: int) -> list[tuple[int, str]]:
     """(id, text hash) of live entities whose vector is missing or stale."""
     model = ENTITY_MODELS[entity_type]
-    stmt = (
-        select(model.id, model.match_text_hash)
-        .outerjoin(
-            Embedding,
-            and_(
-                Embedding.entity_type == entity_type,
-                Embedding.entity_id == model.id,
-                Embedding.encoder == encoder,
-            ),
-        )
-        .where(
-            model.deleted_at.is_(None),
-            model.match_text_hash.is_not(None),
-            or_(Embedding.id.is_(None), Embedding.text_hash != model.match_text_hash),
-        )
-        .order_by(model.id)
-        .limit(limit)
-    )
-    return [(i, h) for i, h in session.execute(stmt)]
+    stmt = _stale_where(entity_type, encoder, select(model.id, model.match_text_hash))
+    return [(i, h) for i, h in session.execute(stmt.order_by(model.id).limit(limit))]
 
 
 def count_pending(session: Session, entity_type: str, encoder: str) -> int:
     """How many live entities wait for a vector."""
     model = ENTITY_MODELS[entity_type]
-    stmt = (
-        select(func.count())
-        .select_from(model)
-        .outerjoin(
-            Embedding,
-            and_(
-                Embedding.entity_type == entity_type,
-                Embedding.entity_id == model.id,
-                Embedding.encoder == encoder,
-            ),
-        )
-        .where(
-            model.deleted_at.is_(None),
-            model.match_text_hash.is_not(None),
-            or_(Embedding.id.is_(None), Embedding.text_hash != model.match_text_hash),
-        )
-    )
+    stmt = _stale_where(entity_type, encoder, select(func.count()).select_from(model))
     return int(session.scalar(stmt) or 0)
 
 
