@@ -482,9 +482,9 @@ class _Grid:
 def _construct(grid: _Grid, movable: list[int], n_parties: int, breaks: frozenset[int]) -> None:
     """Fill slot after slot with a maximum-weight matching of the meetings still to place.
 
-    A pair weighs more when a side has few free slots left for its remaining meetings (so
-    nobody is left over) and when a side met just before or has started its day (so its
-    meetings stay consecutive).
+    A pair weighs more when a side has few free slots left for its remaining meetings or the
+    pair few slots left in common (so nobody is left over), and when a side met just before or
+    has started its day (so its meetings stay consecutive).
     """
     left = [0] * n_parties
     for e in movable:
@@ -522,7 +522,9 @@ def _construct(grid: _Grid, movable: list[int], n_parties: int, breaks: frozense
         which = np.full((len(rows), len(cols)), -1, dtype=np.int64)
         for e in cand:
             u, v = grid.ends[e]
-            w = 1.0 + weight[u] + weight[v]
+            both = sum(1 for t in range(s, grid.slots) if grid.free(u, t) and grid.free(v, t))
+            # A pair with few slots left in common must be seated before it runs out of them.
+            w = 1.0 + weight[u] + weight[v] + (10.0 if both == 1 else 2.0 / both)
             i, j = ri[u], ci[v]
             if w > w_mat[i, j]:
                 w_mat[i, j] = w
@@ -927,6 +929,7 @@ def check_schedule(
 
 def idle_gaps(meetings: Sequence[Meeting]) -> int:
     """Idle slots between each party's first and last meeting, summed over parties."""
+    # Breaks and unavailable slots inside that span count too: the party waits through them.
     busy: dict[str, set[int]] = defaultdict(set)
     for m in meetings:
         busy[m.leader].add(m.slot)

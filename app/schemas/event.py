@@ -229,6 +229,9 @@ class MatchListRead(BaseModel):
     ratio_to_greedy: float | None
     smes_with_fit: int
     smes_met: int
+    # The greedy pass maximises plain quality and so may beat `objective` on it, but it leaves
+    # quiet SMEs out: compare coverage too.
+    greedy_smes_met: int
     unmet_must: list[dict]
     solver: str
 

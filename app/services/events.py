@@ -449,7 +449,9 @@ def build_match_list(session: Session, runtime: MatchingRuntime, event_id: int) 
             "请先添加至少一家链主和一家中小企业",
         )
     candidates = _candidates(session, runtime, event_id, people)
-    result = docking.choose_meetings(_parties(people), candidates, event.slot_count, event.tables)
+    parties = _parties(people)
+    result = docking.choose_meetings(parties, candidates, event.slot_count, event.tables)
+    greedy = docking.greedy_meetings(parties, candidates, event.slot_count, event.tables)
     current = repo.meetings(session, event_id)
     kept = {(m.leader_id, m.sme_id) for m in current if m.locked and m.status == "planned"}
     for m in current:
@@ -484,6 +486,7 @@ def build_match_list(session: Session, runtime: MatchingRuntime, event_id: int) 
         else None,
         smes_with_fit=result.smes_with_fit,
         smes_met=result.smes_met,
+        greedy_smes_met=len({c.sme for c in greedy}),
         unmet_must=[{"leader": c.leader, "sme": c.sme} for c in result.unmet_must],
         solver=result.solver,
     )

@@ -124,7 +124,7 @@ def test_preferences_and_match_list(client: TestClient, event: dict) -> None:
     assert (l0, s[0]) not in pairs_chosen  # no-thanks
     assert (l1, s[0]) in pairs_chosen  # accepted request is a must
     assert result["solver"] and result["greedy_objective"] > 0
-    assert result["smes_met"] == result["smes_with_fit"]
+    assert result["smes_met"] == result["smes_with_fit"] >= result["greedy_smes_met"]
     per_sme: dict[int, int] = {}
     for m in result["meetings"]:
         per_sme[m["sme_id"]] = per_sme.get(m["sme_id"], 0) + 1

@@ -228,6 +228,7 @@ def test_caps_count_only_free_slots_and_the_grid_limits_the_total() -> None:
     candidates = [Candidate(f"L{i}", f"S{i}", 1.0 + i) for i in range(3)]
     res = choose_meetings(parties, candidates, slots=1, tables=2)
     assert [c.leader for c in res.meetings] == ["L1", "L2"]  # one slot, two tables
+    assert res.solver == "milp-highs"
     assert len(greedy_meetings(parties, candidates, 1, 2)) == 2
 
 
@@ -580,7 +581,8 @@ def test_locked_meeting_fixes_the_leader_table() -> None:
     chosen = [Candidate("L0", f"S{j}", 1.0) for j in range(1, 4)] + [
         Candidate("L1", f"S{j}", 1.0) for j in range(2)
     ]
-    sched = build_schedule(parties, chosen, 5, 2, locked)
+    # Given without the flag, it comes back flagged.
+    sched = build_schedule(parties, chosen, 5, 2, [Meeting("L0", "S0", 2, 1)])
     assert sched.unplaced == () and sched.conflicts == ()
     assert {m.table for m in sched.meetings if m.leader == "L0"} == {1}
     assert {m.table for m in sched.meetings if m.leader == "L1"} == {0}
@@ -599,6 +601,21 @@ def test_a_home_table_held_by_another_locked_meeting_is_not_used() -> None:
     assert [(m.leader, m.slot, m.table) for m in sched.meetings if not m.locked] == [("L0", 0, 0)]
     assert len(sched.unplaced) == 1
     assert [c.kind for c in sched.conflicts] == ["unplaced"]
+
+
+def test_left_over_meetings_are_placed_after_moving_others() -> None:
+    # L0 is free in slots 1-3 and each SME fits only some of them; seating S1 first in slot 1
+    # strands S4 unless S1 and S2 move along.
+    parties = [
+        Party("L0", "leader", unavailable=frozenset({0})),
+        Party("S1", "sme", unavailable=frozenset({3})),
+        Party("S2", "sme", unavailable=frozenset({2})),
+        Party("S4", "sme", unavailable=frozenset({1, 2})),
+    ]
+    chosen = [Candidate("L0", s, 1.0) for s in ("S1", "S2", "S4")]
+    sched = build_schedule(parties, chosen, 4, 3)
+    assert sched.unplaced == ()
+    assert {(m.sme, m.slot) for m in sched.meetings} == {("S2", 1), ("S1", 2), ("S4", 3)}
 
 
 def test_seeded_instances_keep_every_rule() -> None:
