@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -14,6 +14,10 @@ from app.services.matching import MatchingRuntime
 
 # Function scope: the commit happens before the response is sent, so a failed commit is an error
 # response, not a lost write behind a 201.
+# Database ids are 32-bit: larger numbers are refused as input errors, not overflow crashes.
+MAX_ID = 2_147_483_647
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from app.deps import IfMatchDep, IndexDep, PageDep, SessionDep, SettingsDep
+from app.deps import IfMatchDep, IndexDep, PageDep, PathId, SessionDep, SettingsDep
 from app.repositories.demands import DemandFilters
 from app.routers.filters import (
     CertQuery,
@@ -54,7 +54,7 @@ def bulk_create_demands(
 def list_demands(
     session: SessionDep,
     page: PageDep,
-    leader_id: Annotated[int | None, Query(ge=1)] = None,
+    leader_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     chain: CodeQuery = None,
     link: CodeQuery = None,
     need_type: NeedTypeQuery = None,
@@ -84,7 +84,7 @@ def list_demands(
 
 
 @router.get("/{demand_id}", summary="需求详情 / one need")
-def get_demand(demand_id: int, session: SessionDep, response: Response) -> DemandRead:
+def get_demand(demand_id: PathId, session: SessionDep, response: Response) -> DemandRead:
     """One need."""
     demand = service.get(session, demand_id)
     response.headers["ETag"] = f'"{demand.version}"'
@@ -93,7 +93,7 @@ def get_demand(demand_id: int, session: SessionDep, response: Response) -> Deman
 
 @router.patch("/{demand_id}", summary="修改需求 / update a need")
 def update_demand(
-    demand_id: int,
+    demand_id: PathId,
     data: DemandUpdate,
     session: SessionDep,
     expected: IfMatchDep,
@@ -110,13 +110,13 @@ def update_demand(
     "/{demand_id}", status_code=status.HTTP_204_NO_CONTENT, summary="删除需求(可恢复) / delete"
 )
 def delete_demand(
-    demand_id: int, session: SessionDep, expected: IfMatchDep, index: IndexDep
+    demand_id: PathId, session: SessionDep, expected: IfMatchDep, index: IndexDep
 ) -> None:
     """Soft-delete a need (restore with POST /demands/{id}/restore)."""
     service.delete(session, demand_id, expected, index)
 
 
 @router.post("/{demand_id}/restore", summary="恢复已删除需求 / undo delete")
-def restore_demand(demand_id: int, session: SessionDep, index: IndexDep) -> DemandRead:
+def restore_demand(demand_id: PathId, session: SessionDep, index: IndexDep) -> DemandRead:
     """Undo a delete."""
     return service.restore(session, demand_id, index)

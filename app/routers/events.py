@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from app.deps import IfMatchDep, IndexDep, PageDep, SessionDep
+from app.deps import IfMatchDep, IndexDep, PageDep, PathId, SessionDep
 from app.schemas.common import Page
 from app.schemas.event import (
     EventCreate,
@@ -53,51 +53,51 @@ def list_events(session: SessionDep, page: PageDep) -> Page[EventRead]:
 
 
 @router.get("/events/{event_id}", summary="对接活动 / one event")
-def get_event(event_id: int, session: SessionDep) -> EventRead:
+def get_event(event_id: PathId, session: SessionDep) -> EventRead:
     return service.get_event(session, event_id)
 
 
 @router.patch("/events/{event_id}", summary="修改对接活动 / update event")
 def update_event(
-    event_id: int, data: EventUpdate, session: SessionDep, expected: IfMatchDep
+    event_id: PathId, data: EventUpdate, session: SessionDep, expected: IfMatchDep
 ) -> EventRead:
     return service.update_event(session, event_id, data, expected)
 
 
 @router.get("/events/{event_id}/participants", summary="参会方 / participants")
-def list_participants(event_id: int, session: SessionDep) -> list[ParticipantRead]:
+def list_participants(event_id: PathId, session: SessionDep) -> list[ParticipantRead]:
     return service.list_participants(session, event_id)
 
 
 @router.post("/events/{event_id}/participants", summary="添加参会方 / add participants")
 def add_participants(
-    event_id: int, data: ParticipantsIn, session: SessionDep
+    event_id: PathId, data: ParticipantsIn, session: SessionDep
 ) -> list[ParticipantRead]:
     """Leaders with the needs they bring and invited SMEs, each with a cap and unavailability."""
     return service.add_participants(session, event_id, data)
 
 
 @router.post("/events/{event_id}/preferences", summary="意向标记与会谈请求 / preferences")
-def set_preferences(event_id: int, data: PreferencesIn, session: SessionDep) -> list[PairRead]:
+def set_preferences(event_id: PathId, data: PreferencesIn, session: SessionDep) -> list[PairRead]:
     """Must-meet / no-thanks marks of either side, meeting requests and their answers."""
     return service.set_preferences(session, event_id, data)
 
 
 @router.post("/events/{event_id}/match-list", summary="生成匹配清单 / choose the meetings")
-def match_list(event_id: int, session: SessionDep, index: IndexDep) -> MatchListRead:
+def match_list(event_id: PathId, session: SessionDep, index: IndexDep) -> MatchListRead:
     """Choose the meetings by optimisation (must-meet first, every fitting SME, quality)."""
     return service.build_match_list(session, index, event_id)
 
 
 @router.post("/events/{event_id}/schedule", summary="排定日程 / build the schedule")
-def build_schedule(event_id: int, session: SessionDep) -> ScheduleRead:
+def build_schedule(event_id: PathId, session: SessionDep) -> ScheduleRead:
     """Place the meetings in slots x tables; locked meetings keep their place."""
     return service.build_schedule(session, event_id)
 
 
 @router.get("/events/{event_id}/schedule", summary="日程 / the schedule (json, csv, xlsx)")
 def get_schedule(
-    event_id: int,
+    event_id: PathId,
     session: SessionDep,
     format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
 ):
@@ -114,7 +114,7 @@ def get_schedule(
 
 @router.get("/events/{event_id}/agenda", summary="参会方日程 / a participant's agenda")
 def agenda(
-    event_id: int,
+    event_id: PathId,
     session: SessionDep,
     party: Party,
     format: Annotated[Literal["html", "ics"], Query()] = "html",
@@ -132,14 +132,14 @@ def agenda(
 
 
 @router.post("/events/{event_id}/meetings", status_code=status.HTTP_201_CREATED, summary="添加会谈")
-def add_meeting(event_id: int, data: MeetingCreate, session: SessionDep) -> dict:
+def add_meeting(event_id: PathId, data: MeetingCreate, session: SessionDep) -> dict:
     change = service.add_meeting(session, event_id, data)
     return {"meeting": change.meeting, "conflicts": change.conflicts}
 
 
 @router.patch("/meetings/{meeting_id}", summary="调整会谈 / move, lock, cancel a meeting")
 def update_meeting(
-    meeting_id: int, data: MeetingUpdate, session: SessionDep, expected: IfMatchDep
+    meeting_id: PathId, data: MeetingUpdate, session: SessionDep, expected: IfMatchDep
 ) -> dict:
     """A move that causes a conflict is refused with 409 listing it, unless force=true."""
     change = service.update_meeting(session, meeting_id, data, expected)
@@ -147,13 +147,13 @@ def update_meeting(
 
 
 @router.post("/meetings/{meeting_id}/outcome", summary="登记会谈成果 / record the outcome")
-def record_outcome(meeting_id: int, data: OutcomeIn, session: SessionDep) -> MeetingRead:
+def record_outcome(meeting_id: PathId, data: OutcomeIn, session: SessionDep) -> MeetingRead:
     return service.record_outcome(session, meeting_id, data)
 
 
 @router.get("/events/{event_id}/report", summary="对接成效 / event report (json, xlsx, png)")
 def report(
-    event_id: int,
+    event_id: PathId,
     session: SessionDep,
     format: Annotated[Literal["json", "xlsx", "png"], Query()] = "json",
 ):

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Response, status
 
-from app.deps import IfMatchDep, PageDep, SessionDep
+from app.deps import IfMatchDep, PageDep, PathId, SessionDep
 from app.routers.filters import CityQuery, TextQuery
 from app.schemas.common import Page
 from app.schemas.leader import LeaderCreate, LeaderRead, LeaderUpdate
@@ -28,14 +28,14 @@ def list_leaders(
 
 
 @router.get("/{leader_id}", summary="链主企业 / one leader")
-def get_leader(leader_id: int, session: SessionDep) -> LeaderRead:
+def get_leader(leader_id: PathId, session: SessionDep) -> LeaderRead:
     """One leader."""
     return service.get(session, leader_id)
 
 
 @router.patch("/{leader_id}", summary="修改链主企业 / update leader")
 def update_leader(
-    leader_id: int, data: LeaderUpdate, session: SessionDep, expected: IfMatchDep
+    leader_id: PathId, data: LeaderUpdate, session: SessionDep, expected: IfMatchDep
 ) -> LeaderRead:
     """Change some fields."""
     return service.update(session, leader_id, data, expected)

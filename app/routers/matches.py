@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.deps import IndexDep, SessionDep
+from app.deps import IndexDep, PathId, SessionDep
 from app.routers.filters import CertQuery, CityQuery, CodeQuery, TierQuery
 from app.schemas.match import (
     ChainCoverage,
@@ -24,7 +24,7 @@ Limit = Annotated[int, Query(ge=1, le=200, description="返回条数 / how many"
 
 @router.get("/demands/{demand_id}/matches", summary="需求的匹配企业 / SMEs for a need")
 def demand_matches(
-    demand_id: int,
+    demand_id: PathId,
     session: SessionDep,
     index: IndexDep,
     limit: Limit = 20,
@@ -46,7 +46,7 @@ def demand_matches(
 
 @router.get("/smes/{sme_id}/matches", summary="企业可对接的需求 / needs for an SME")
 def sme_matches(
-    sme_id: int,
+    sme_id: PathId,
     session: SessionDep,
     index: IndexDep,
     limit: Limit = 20,
@@ -64,7 +64,7 @@ def free_text_match(query: FreeTextMatch, session: SessionDep, index: IndexDep) 
 
 @router.get("/smes/{sme_id}/placement", summary="企业的产业链环节归类 / suggested links")
 def sme_placement(
-    sme_id: int, session: SessionDep, index: IndexDep, limit: Limit = 3
+    sme_id: PathId, session: SessionDep, index: IndexDep, limit: Limit = 3
 ) -> list[PlacementRead]:
     """The chain links an SME profile most likely belongs to."""
     return service.sme_placement(session, index, sme_id, limit)
@@ -72,7 +72,7 @@ def sme_placement(
 
 @router.get("/demands/{demand_id}/placement", summary="需求的产业链环节归类 / suggested links")
 def demand_placement(
-    demand_id: int, session: SessionDep, index: IndexDep, limit: Limit = 3
+    demand_id: PathId, session: SessionDep, index: IndexDep, limit: Limit = 3
 ) -> list[PlacementRead]:
     """The chain links a need most likely belongs to."""
     return service.demand_placement(session, index, demand_id, limit)

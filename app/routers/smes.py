@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from app.deps import IfMatchDep, IndexDep, PageDep, SessionDep, SettingsDep
+from app.deps import IfMatchDep, IndexDep, PageDep, PathId, SessionDep, SettingsDep
 from app.repositories.smes import SmeFilters
 from app.routers.filters import CertQuery, CityQuery, CodeQuery, TextQuery, TierQuery
 from app.schemas.common import Page
@@ -71,7 +71,7 @@ def list_smes(
 
 
 @router.get("/{sme_id}", summary="中小企业档案 / one profile")
-def get_sme(sme_id: int, session: SessionDep, response: Response) -> SmeRead:
+def get_sme(sme_id: PathId, session: SessionDep, response: Response) -> SmeRead:
     """One profile."""
     sme = service.get(session, sme_id)
     response.headers["ETag"] = f'"{sme.version}"'
@@ -80,7 +80,7 @@ def get_sme(sme_id: int, session: SessionDep, response: Response) -> SmeRead:
 
 @router.patch("/{sme_id}", summary="修改档案 / update profile")
 def update_sme(
-    sme_id: int,
+    sme_id: PathId,
     data: SmeUpdate,
     session: SessionDep,
     expected: IfMatchDep,
@@ -96,12 +96,12 @@ def update_sme(
 @router.delete(
     "/{sme_id}", status_code=status.HTTP_204_NO_CONTENT, summary="删除档案(可恢复) / delete"
 )
-def delete_sme(sme_id: int, session: SessionDep, expected: IfMatchDep, index: IndexDep) -> None:
+def delete_sme(sme_id: PathId, session: SessionDep, expected: IfMatchDep, index: IndexDep) -> None:
     """Soft-delete a profile (restore with POST /smes/{id}/restore)."""
     service.delete(session, sme_id, expected, index)
 
 
 @router.post("/{sme_id}/restore", summary="恢复已删除档案 / undo delete")
-def restore_sme(sme_id: int, session: SessionDep, index: IndexDep) -> SmeRead:
+def restore_sme(sme_id: PathId, session: SessionDep, index: IndexDep) -> SmeRead:
     """Undo a delete."""
     return service.restore(session, sme_id, index)

@@ -169,7 +169,7 @@ class DemandBase(Schema):
 class DemandCreate(DemandBase):
     """A new need; published unless told otherwise (imports may carry a later status)."""
 
-    leader_id: int = Field(ge=1)
+    leader_id: int = Field(ge=1, le=2_147_483_647)
     title: Text200
     need_type: NeedTypeCode
     status: DemandStatusCode = vocab.DemandStatus.PUBLISHED
@@ -198,7 +198,7 @@ class DemandUpdate(Schema):
     contact_name: ShortText | None = None
     contact_phone: Phone = None
     contact_email: Email = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
 
     @model_validator(mode="after")
     def _tidy(self) -> "DemandUpdate":

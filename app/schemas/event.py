@@ -85,7 +85,7 @@ class EventUpdate(Schema):
     leader_fixed_table: bool | None = None
     status: Literal["planning", "scheduled", "done"] | None = None
     notes: LongText | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
 
     model_config = Schema.model_config | {"populate_by_name": True}
 
@@ -99,9 +99,11 @@ class SlotRead(BaseModel):
 class ParticipantIn(Schema):
     """A leader (with the needs it brings) or an SME joining an event."""
 
-    leader_id: int | None = Field(default=None, ge=1)
-    sme_id: int | None = Field(default=None, ge=1)
-    demand_ids: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=100)
+    leader_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    sme_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    demand_ids: list[Annotated[int, Field(ge=1, le=2_147_483_647)]] = Field(
+        default_factory=list, max_length=100
+    )
     cap: int | None = Field(default=None, ge=0, le=60, description="最多会谈场次 / meeting cap")
     unavailable_slots: list[Annotated[int, Field(ge=0, le=59)]] = Field(
         default_factory=list, max_length=60
@@ -137,8 +139,8 @@ class ParticipantRead(BaseModel):
 class PreferenceIn(Schema):
     """One side's mark on a pair, or a meeting request / the other side's answer to it."""
 
-    leader_id: int = Field(ge=1)
-    sme_id: int = Field(ge=1)
+    leader_id: int = Field(ge=1, le=2_147_483_647)
+    sme_id: int = Field(ge=1, le=2_147_483_647)
     side: Literal["leader", "sme"]
     mark: Mark | None = None
     request: Literal["request", "accept", "decline"] | None = None
@@ -251,13 +253,13 @@ class MeetingUpdate(Schema):
     locked: bool | None = None
     status: Literal["planned", "cancelled"] | None = None
     force: bool = Field(default=False, description="即使冲突也保存 / save despite conflicts")
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
 
 
 class MeetingCreate(Schema):
-    leader_id: int = Field(ge=1)
-    sme_id: int = Field(ge=1)
-    demand_id: int | None = Field(default=None, ge=1)
+    leader_id: int = Field(ge=1, le=2_147_483_647)
+    sme_id: int = Field(ge=1, le=2_147_483_647)
+    demand_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
     slot: int | None = Field(default=None, ge=0, le=59)
     table: int | None = Field(default=None, ge=0, le=499)
     locked: bool = True

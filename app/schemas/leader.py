@@ -49,7 +49,7 @@ class LeaderUpdate(Schema):
     contact_name: ShortText | None = None
     contact_phone: Phone = None
     contact_email: Email = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
 
 
 class LeaderRead(ReadSchema):

@@ -93,7 +93,7 @@ class SmeUpdate(Schema):
     contact_name: ShortText | None = None
     contact_phone: Phone = None
     contact_email: Email = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
 
 
 class ProductRead(ReadSchema):

@@ -52,3 +52,19 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
         "/api/v1/demands/{demand_id}",
     ]:
         assert path in paths, path
+
+
+def test_ids_beyond_the_database_range_are_422(client: TestClient) -> None:
+    huge = "93107510206504992768"
+    for method, url in [
+        ("GET", f"/api/v1/demands/{huge}/matches"),
+        ("GET", f"/api/v1/smes/{huge}"),
+        ("PATCH", f"/api/v1/meetings/{huge}"),
+        ("GET", f"/api/v1/events/{huge}"),
+    ]:
+        r = client.request(method, url, json={} if method == "PATCH" else None)
+        assert r.status_code == 422, (url, r.status_code)
+    r = client.post(
+        "/api/v1/demands", json={"leader_id": int(huge), "title": "x", "need_type": "服务"}
+    )
+    assert r.status_code == 422
