@@ -43,6 +43,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _util import cpu_snapshot, foreign_cores
+
 from matching.documents import ProfileDoc, profile_text
 from matching.encoders import E5Encoder, HashingEncoder
 
@@ -55,26 +57,6 @@ def log(msg: str) -> None:
 
 def _name(item) -> str:
     return item.get("name", "") if isinstance(item, dict) else str(item)
-
-
-def cpu_snapshot() -> tuple[float, float, float] | None:
-    """(busy CPU seconds of the whole machine, this process's CPU seconds, wall clock)."""
-    try:
-        with open("/proc/stat") as f:
-            vals = [int(v) for v in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    hz = os.sysconf("SC_CLK_TCK")
-    own = os.times()
-    return (sum(vals) - vals[3] - vals[4]) / hz, own.user + own.system, time.monotonic()
-
-
-def foreign_cores(before, after) -> float | None:
-    """Average cores busy with other processes between two snapshots (noise indicator)."""
-    if before is None or after is None or after[2] <= before[2]:
-        return None
-    other = (after[0] - before[0]) - (after[1] - before[1])
-    return round(max(other, 0.0) / (after[2] - before[2]), 2)
 
 
 def profile_texts(path: Path, count: int) -> list[str]:

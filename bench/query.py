@@ -43,6 +43,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _util import cpu_snapshot, foreign_cores
+
 from matching.index import VectorIndex
 
 DIM = 384
@@ -54,26 +56,6 @@ TARGET_P50_MS_AT_1E6 = 60.0
 
 def log(msg: str) -> None:
     print(f"[query] {msg}", file=sys.stderr, flush=True)
-
-
-def cpu_snapshot() -> tuple[float, float, float] | None:
-    """(busy CPU seconds of the whole machine, this process's CPU seconds, wall clock)."""
-    try:
-        with open("/proc/stat") as f:
-            vals = [int(v) for v in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    hz = os.sysconf("SC_CLK_TCK")
-    own = os.times()
-    return (sum(vals) - vals[3] - vals[4]) / hz, own.user + own.system, time.monotonic()
-
-
-def foreign_cores(before, after) -> float | None:
-    """Average cores busy with other processes between two snapshots (noise indicator)."""
-    if before is None or after is None or after[2] <= before[2]:
-        return None
-    other = (after[0] - before[0]) - (after[1] - before[1])
-    return round(max(other, 0.0) / (after[2] - before[2]), 2)
 
 
 def unit_rows(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
