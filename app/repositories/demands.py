@@ -115,3 +115,12 @@ def open_ids_of_leader(session: Session, leader_id: int, today: date) -> list[in
             )
         )
     )
+
+
+def ids_of_leader(session: Session, leader_id: int) -> list[int]:
+    """Every live need of a leader."""
+    return list(
+        session.scalars(
+            select(Demand.id).where(Demand.leader_id == leader_id, Demand.deleted_at.is_(None))
+        )
+    )

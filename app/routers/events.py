@@ -3,6 +3,7 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from app.deps import IfMatchDep, IndexDep, PageDep, PathId, SessionDep
@@ -75,6 +76,20 @@ def add_participants(
 ) -> list[ParticipantRead]:
     """Leaders with the needs they bring and invited SMEs, each with a cap and unavailability."""
     return service.add_participants(session, event_id, data)
+
+
+@router.delete(
+    "/events/{event_id}/participants/{party}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="移除参会方 / remove a participant",
+)
+def remove_participant(
+    event_id: PathId,
+    party: Annotated[str, PathParam(pattern=r"^[LS]\d{1,10}$")],
+    session: SessionDep,
+) -> None:
+    """Remove a leader (L<id>) or SME (S<id>) with its marks and meetings not yet held."""
+    service.remove_participant(session, event_id, party)
 
 
 @router.post("/events/{event_id}/preferences", summary="意向标记与会谈请求 / preferences")

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Response, status
 
-from app.deps import IfMatchDep, PageDep, PathId, SessionDep
+from app.deps import IfMatchDep, IndexDep, PageDep, PathId, SessionDep
 from app.routers.filters import CityQuery, TextQuery
 from app.schemas.common import Page
 from app.schemas.leader import LeaderCreate, LeaderRead, LeaderUpdate
@@ -35,7 +35,11 @@ def get_leader(leader_id: PathId, session: SessionDep) -> LeaderRead:
 
 @router.patch("/{leader_id}", summary="修改链主企业 / update leader")
 def update_leader(
-    leader_id: PathId, data: LeaderUpdate, session: SessionDep, expected: IfMatchDep
+    leader_id: PathId,
+    data: LeaderUpdate,
+    session: SessionDep,
+    expected: IfMatchDep,
+    index: IndexDep,
 ) -> LeaderRead:
     """Change some fields."""
-    return service.update(session, leader_id, data, expected)
+    return service.update(session, leader_id, data, expected, index)

@@ -276,6 +276,29 @@ def add_participants(
     return list_participants(session, event_id)
 
 
+def remove_participant(session: Session, event_id: int, party: str) -> None:
+    """Take a participant off the event with its marks and the meetings without an outcome."""
+    get_event_row(session, event_id)
+    match = {_party(p): p for p in repo.participants(session, event_id)}.get(party)
+    if match is None:
+        raise NotFound(f"{party} is not a participant", f"{party} 不是本活动的参会方")
+    column = "leader_id" if match.kind == "leader" else "sme_id"
+    value = getattr(match, column)
+    for m in repo.meetings(session, event_id):
+        if getattr(m, column) == value:
+            if m.held is not None:
+                raise Conflict(
+                    "the participant has meetings with recorded outcomes",
+                    "该参会方已有登记成果的会谈，不能移除",
+                )
+            session.delete(m)
+    for pair in repo.pairs(session, event_id):
+        if getattr(pair, column) == value:
+            session.delete(pair)
+    session.delete(match)
+    session.flush()
+
+
 def set_preferences(session: Session, event_id: int, data: PreferencesIn) -> list[PairRead]:
     """Marks (must-meet / no-thanks / neutral) and meeting requests with their answers."""
     get_event_row(session, event_id)

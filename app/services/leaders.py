@@ -3,11 +3,13 @@
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
+from app.repositories import demands as demand_repo
 from app.repositories import enterprises as enterprise_repo
 from app.repositories import leaders as repo
 from app.schemas.common import Page
 from app.schemas.leader import LeaderCreate, LeaderRead, LeaderUpdate
 from app.services.common import check_version, refuse_nulls
+from app.services.matching import MatchingRuntime
 from app.services.taxonomy import CodeBook
 from models import ChainLeader, Enterprise, utcnow
 
@@ -80,7 +82,11 @@ def list_page(
 
 
 def update(
-    session: Session, leader_id: int, data: LeaderUpdate, if_match: int | None = None
+    session: Session,
+    leader_id: int,
+    data: LeaderUpdate,
+    if_match: int | None = None,
+    index: MatchingRuntime | None = None,
 ) -> LeaderRead:
     """Change the fields given."""
     leader = repo.get(session, leader_id)
@@ -102,4 +108,8 @@ def update(
     _apply(leader, data, fields)
     leader.updated_at = utcnow()
     session.flush()
+    if index and fields & {"name", "city"}:
+        # Needs carry their leader's name and city into matching (supplied-before, region).
+        for demand_id in demand_repo.ids_of_leader(session, leader.id):
+            index.record_deleted(session, "demand", demand_id)
     return get(session, leader.id)

@@ -160,7 +160,7 @@ class MatchingRuntime:
             repo.record_change(session, entity_type, row.id)
 
     def record_deleted(self, session: Session, entity_type: str, entity_id: int) -> None:
-        """Note a deleted or restored entity."""
+        """Note an entity to reload whose matching text did not change (deleted, renamed leader)."""
         repo.record_change(session, entity_type, entity_id)
 
     def _record(self, session, entity_type, row, text, encode, fn) -> None:

@@ -271,3 +271,17 @@ def test_add_and_cancel_meetings(client: TestClient, event: dict) -> None:
     assert r.status_code == 422
     assert client.get("/api/v1/events/999999").status_code == 404
     assert client.patch("/api/v1/meetings/999999", json={"locked": True}).status_code == 404
+
+
+def test_remove_participant(client: TestClient, event: dict) -> None:
+    ev_id = event["event"]["id"]
+    sme = event["smes"][0]["id"]
+    post(client, f"/api/v1/events/{ev_id}/match-list", {}, 200)
+    r = client.delete(f"/api/v1/events/{ev_id}/participants/S{sme}")
+    assert r.status_code == 204
+    parties = [p["party"] for p in client.get(f"/api/v1/events/{ev_id}/participants").json()]
+    assert f"S{sme}" not in parties
+    schedule = client.get(f"/api/v1/events/{ev_id}/schedule").json()
+    assert all(m["sme_id"] != sme for m in schedule["meetings"] + schedule["unplaced"])
+    assert client.delete(f"/api/v1/events/{ev_id}/participants/S{sme}").status_code == 404
+    assert client.delete(f"/api/v1/events/{ev_id}/participants/X1").status_code == 422

@@ -278,3 +278,13 @@ def test_reading_matches_never_encodes(
         ranked(client, world["need"]["id"])
         client.get(f"/api/v1/smes/{world['fit']['id']}/matches")
     assert counting.calls == 0
+
+
+def test_renaming_a_leader_reaches_its_needs(client: TestClient, world: dict) -> None:
+    before = ranked(client, world["need"]["id"])[0]
+    assert any("已为中车示例机车车辆配套" in r for r in before["reasons"])
+    r = client.patch(f"/api/v1/leaders/{world['leader']['id']}", json={"name": "改名后的集团"})
+    assert r.status_code == 200
+    after = next(x for x in ranked(client, world["need"]["id"]) if x["sme_id"] == before["sme_id"])
+    assert not any("配套" in r and "已为" in r for r in after["reasons"])
+    assert after["components"]["supplied"] == 0
