@@ -110,6 +110,43 @@ def reindex(
         runtime.stop()
 
 
+@cli.command("import")
+def import_command(
+    kind: Annotated[str, typer.Argument(help="smes or demands")],
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help=".csv or .xlsx")],
+    upsert: Annotated[
+        bool, typer.Option("--upsert", help="SMEs: rows whose credit code exists update it")
+    ] = False,
+) -> None:
+    """Import a CSV or XLSX file (all or nothing), then encode the new texts with a progress bar."""
+    from app.errors import InvalidInput
+    from app.services import imports
+
+    if kind not in ("smes", "demands"):
+        raise typer.BadParameter("kind must be smes or demands")
+    settings, factory = _factory()
+    runtime = MatchingRuntime(settings, factory)
+    try:
+        with unit_of_work(factory) as session:
+            content = path.read_bytes()
+            if kind == "smes":
+                result = imports.import_smes(
+                    session, path.name, content, settings, runtime, upsert=upsert
+                )
+            else:
+                result = imports.import_demands(session, path.name, content, settings, runtime)
+        console.print(f"imported {kind}: {result.created} created, {result.updated} updated")
+        _encode_with_progress(runtime, factory)
+    except InvalidInput as exc:
+        console.print(f"[red]nothing imported: {len(exc.errors)} problem(s)[/red]")
+        for e in exc.errors[:200]:
+            where = f"第{e.row}行 " if e.row else ""
+            console.print(f"  {where}{e.column or ''}: {e.msg_zh}")
+        raise typer.Exit(code=1) from None
+    finally:
+        runtime.stop()
+
+
 @cli.command("show-settings")
 def show_settings() -> None:
     """Print the effective settings (from CHAINMATCH_* variables)."""

@@ -55,6 +55,8 @@ class FieldError:
     msg_zh: str
     type: str = "value_error"
     row: int | None = None
+    # The spreadsheet column header, for file imports.
+    column: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form used in 422 bodies."""
@@ -67,6 +69,8 @@ class FieldError:
         }
         if self.row is not None:
             out["row"] = self.row
+        if self.column is not None:
+            out["column"] = self.column
         return out
 
 

@@ -51,6 +51,17 @@ def active_for_enterprises(session: Session, enterprise_ids: Iterable[int]) -> s
     return set(rows)
 
 
+def live_by_enterprise(session: Session, enterprise_ids: Iterable[int]) -> dict[int, SmeProfile]:
+    """The live profile of each of these enterprises that has one."""
+    ids = set(enterprise_ids)
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(SmeProfile).where(SmeProfile.enterprise_id.in_(ids), SmeProfile.deleted_at.is_(None))
+    )
+    return {r.enterprise_id: r for r in rows}
+
+
 def _filtered(f: SmeFilters, version_id: int) -> Select:
     stmt = select(SmeProfile).join(Enterprise, SmeProfile.enterprise_id == Enterprise.id)
     if not f.include_deleted:

@@ -141,20 +141,41 @@ def bulk_create(
 
     Their vectors are queued: the encoding worker computes them after the commit.
     """
+    return bulk_upsert(session, rows, settings, index, upsert=False)[0]
+
+
+def bulk_upsert(
+    session: Session,
+    rows: list[Any],
+    settings: Settings,
+    index: MatchingRuntime | None = None,
+    upsert: bool = True,
+) -> tuple[list[int], int]:
+    """Like bulk_create; with `upsert`, a row whose credit code has a profile updates it.
+
+    Returns the ids in input order and how many rows were updates.
+    """
     parsed, errors = validate_rows(rows, SmeCreate, settings.max_bulk_rows)
     book = CodeBook.load(session)
     fields = set(SmeCreate.model_fields)
-    refs_by_row: list[dict] = []
-    for i, data in enumerate(parsed):
-        refs_by_row.append(
-            _resolve_refs(book, data, fields, errors, ("body", i), row=i) if data else {}
-        )
     codes = [d.uscc for d in parsed if d and d.uscc]
     known = enterprise_repo.by_uscc(session, codes)
-    taken = repo.active_for_enterprises(session, [e.id for e in known.values()])
+    live = repo.live_by_enterprise(session, [e.id for e in known.values()])
+
+    def existing(data: SmeCreate | None) -> SmeProfile | None:
+        ent = known.get(data.uscc) if data and data.uscc else None
+        return live.get(ent.id) if ent is not None else None
+
+    refs_by_row: list[dict] = []
     first_row: dict[str, int] = {}
     for i, data in enumerate(parsed):
-        if not data or not data.uscc:
+        if data is None:
+            refs_by_row.append({})
+            continue
+        # An update touches only the columns the row carries.
+        row_fields = data.model_fields_set if upsert and existing(data) else fields
+        refs_by_row.append(_resolve_refs(book, data, row_fields, errors, ("body", i), row=i))
+        if not data.uscc:
             continue
         if data.uscc in first_row:
             errors.append(
@@ -166,23 +187,31 @@ def bulk_create(
                 )
             )
         first_row.setdefault(data.uscc, i)
-        ent = known.get(data.uscc)
-        if ent is not None and ent.id in taken:
+        if existing(data) is not None and not upsert:
             en, zh = _uscc_taken(data.uscc)
             errors.append(FieldError(loc=("body", i, "uscc"), msg=en, msg_zh=zh, row=i))
     if errors:
         errors.sort(key=lambda e: e.row if e.row is not None else -1)
         raise InvalidInput(errors)
-    profiles = []
+    profiles, updated = [], 0
     for data, refs in zip(parsed, refs_by_row, strict=True):
-        sme = _new_profile(data, known.get(data.uscc) if data.uscc else None)
-        session.add(sme)
-        _apply(sme, data, fields, refs)
+        sme = existing(data)
+        if sme is None:
+            sme = _new_profile(data, known.get(data.uscc) if data.uscc else None)
+            session.add(sme)
+            _apply(sme, data, fields, refs)
+        else:
+            if "links" in refs and "chains" not in refs:
+                chains = list(sme.chains)
+                refs["chains"] = chains + [x.chain for x in refs["links"] if x.chain not in chains]
+            _apply(sme, data, data.model_fields_set, refs)
+            sme.updated_at = utcnow()
+            updated += 1
         profiles.append(sme)
     if index:
         index.queue_smes(session, profiles)
     session.flush()
-    return [p.id for p in profiles]
+    return [p.id for p in profiles], updated
 
 
 def get(session: Session, sme_id: int) -> SmeRead:

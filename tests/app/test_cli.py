@@ -65,3 +65,22 @@ def test_seed_demo_encodes_then_reindex(cli_env) -> None:
 def test_show_settings(cli_env) -> None:
     r = CliRunner().invoke(cli, ["show-settings"])
     assert r.exit_code == 0 and '"encoder": "hashing"' in r.output
+
+
+def test_import_command(cli_env, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["seed-taxonomy"]).exit_code == 0
+    good = tmp_path / "smes.csv"
+    good.write_text(
+        "企业名称,所在城市,企业梯度,主营产品\n甲有限公司,青岛市,小巨人,液压阀\n", encoding="utf-8"
+    )
+    r = runner.invoke(cli, ["import", "smes", str(good)])
+    assert r.exit_code == 0, r.output
+    assert "1 created" in r.output and "encoded 1 texts" in r.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "企业名称,所在城市,企业梯度,主营产品\n乙有限公司,火星,小巨人,阀\n", encoding="utf-8"
+    )
+    r = runner.invoke(cli, ["import", "smes", str(bad)])
+    assert r.exit_code == 1 and "nothing imported" in r.output and "第2行" in r.output
+    assert count(cli_env, select(func.count()).select_from(SmeProfile)) == 1
