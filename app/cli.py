@@ -112,19 +112,37 @@ def reindex(
 
 @cli.command("import")
 def import_command(
-    kind: Annotated[str, typer.Argument(help="smes or demands")],
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help=".csv or .xlsx")],
+    path: Annotated[Path, typer.Argument(exists=True, help=".csv/.xlsx file, or an export folder")],
+    kind: Annotated[
+        str | None, typer.Option(help="smes or demands (for a .csv/.xlsx file)")
+    ] = None,
     upsert: Annotated[
         bool, typer.Option("--upsert", help="SMEs: rows whose credit code exists update it")
     ] = False,
+    restore: Annotated[
+        bool,
+        typer.Option("--restore", help="load a `chainmatch export` folder into an empty database"),
+    ] = False,
 ) -> None:
-    """Import a CSV or XLSX file (all or nothing), then encode the new texts with a progress bar."""
-    from app.errors import InvalidInput
-    from app.services import imports
+    """Import a CSV or XLSX file (all or nothing), or restore an export; then encode what is new."""
+    from app.errors import DomainError, InvalidInput
+    from app.services import backup, imports
 
-    if kind not in ("smes", "demands"):
-        raise typer.BadParameter("kind must be smes or demands")
     settings, factory = _factory()
+    if restore:
+        engine = make_engine(settings.database_url)
+        try:
+            with engine.begin() as conn:
+                counts = backup.restore_jsonl(conn, path)
+        except DomainError as exc:
+            console.print(f"[red]{exc.message_zh} / {exc.message}[/red]")
+            raise typer.Exit(code=1) from None
+        finally:
+            engine.dispose()
+        console.print(f"restored {sum(counts.values())} rows in {len(counts)} tables")
+        return
+    if kind not in ("smes", "demands") or not path.is_file():
+        raise typer.BadParameter("give --kind smes|demands and a .csv/.xlsx file, or --restore")
     runtime = MatchingRuntime(settings, factory)
     try:
         with unit_of_work(factory) as session:
@@ -145,6 +163,24 @@ def import_command(
         raise typer.Exit(code=1) from None
     finally:
         runtime.stop()
+
+
+@cli.command("export")
+def export_command(
+    directory: Annotated[Path, typer.Argument(file_okay=False, help="folder to write")],
+) -> None:
+    """Write every table to <dir>/<table>.jsonl (restorable) and <dir>/chainmatch.xlsx."""
+    from app.services import backup
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            counts = backup.export_jsonl(conn, directory)
+            backup.export_xlsx(conn, directory / "chainmatch.xlsx")
+    finally:
+        engine.dispose()
+    console.print(f"exported {sum(counts.values())} rows in {len(counts)} tables to {directory}")
 
 
 @cli.command("show-settings")

@@ -74,13 +74,50 @@ def test_import_command(cli_env, tmp_path: Path) -> None:
     good.write_text(
         "企业名称,所在城市,企业梯度,主营产品\n甲有限公司,青岛市,小巨人,液压阀\n", encoding="utf-8"
     )
-    r = runner.invoke(cli, ["import", "smes", str(good)])
+    r = runner.invoke(cli, ["import", str(good), "--kind", "smes"])
     assert r.exit_code == 0, r.output
     assert "1 created" in r.output and "encoded 1 texts" in r.output
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "企业名称,所在城市,企业梯度,主营产品\n乙有限公司,火星,小巨人,阀\n", encoding="utf-8"
     )
-    r = runner.invoke(cli, ["import", "smes", str(bad)])
+    r = runner.invoke(cli, ["import", str(bad), "--kind", "smes"])
     assert r.exit_code == 1 and "nothing imported" in r.output and "第2行" in r.output
     assert count(cli_env, select(func.count()).select_from(SmeProfile)) == 1
+
+
+def test_export_and_restore_round_trip(cli_env, tmp_path: Path, monkeypatch) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["seed-demo"]).exit_code == 0
+    first = tmp_path / "first"
+    r = runner.invoke(cli, ["export", str(first)])
+    assert r.exit_code == 0, r.output
+    assert (first / "chainmatch.xlsx").exists() and (first / "sme_profiles.jsonl").exists()
+    refused = runner.invoke(cli, ["import", str(first), "--restore"])
+    assert refused.exit_code == 1 and "非空" in refused.output  # never on top of data
+    with fresh_database(tmp_path / "other") as url:
+        migrate(url)
+        monkeypatch.setenv("CHAINMATCH_DATABASE_URL", url)
+        get_settings.cache_clear()
+        r = runner.invoke(cli, ["import", str(first), "--restore"])
+        assert r.exit_code == 0, r.output
+        second = tmp_path / "second"
+        assert runner.invoke(cli, ["export", str(second)]).exit_code == 0
+        for path in sorted(first.glob("*.jsonl")):
+            assert path.read_text(encoding="utf-8") == (second / path.name).read_text(
+                encoding="utf-8"
+            ), path.name
+        # the restored database keeps working: new ids continue after the restored ones
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            before = conn.scalar(select(func.max(SmeProfile.id)))
+        engine.dispose()
+        good = tmp_path / "one.csv"
+        good.write_text(
+            "企业名称,所在城市,企业梯度,主营产品\n丙有限公司,青岛市,小巨人,阀\n", "utf-8"
+        )
+        assert runner.invoke(cli, ["import", str(good), "--kind", "smes"]).exit_code == 0
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            assert conn.scalar(select(func.max(SmeProfile.id))) == before + 1
+        engine.dispose()
