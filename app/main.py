@@ -3,6 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -67,6 +68,45 @@ class _TooLarge(Exception):
     pass
 
 
+class RefuseBadCharacters:
+    """A NUL or invalid UTF-8 in the path or query string is a 422, not a database error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogatepass")
+            query = scope.get("query_string", b"")
+            try:
+                decoded = unquote_to_bytes(raw) + unquote_to_bytes(query)
+                bad = b"\x00" in decoded
+                decoded.decode("utf-8")
+            except (UnicodeDecodeError, ValueError):
+                bad = True
+            if bad:
+                response = JSONResponse(
+                    status_code=422,
+                    content={
+                        "error": "validation_error",
+                        "message": "the URL contains a NUL or invalid UTF-8",
+                        "message_zh": "网址中含有空字符或无效的 UTF-8 编码",
+                        "detail": [
+                            {
+                                "type": "value_error",
+                                "loc": ["url"],
+                                "field": "url",
+                                "msg": "the URL contains a NUL or invalid UTF-8",
+                                "msg_zh": "网址中含有空字符或无效的 UTF-8 编码",
+                            }
+                        ],
+                    },
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; tests pass their own settings (and may swap the session factory)."""
     settings = settings or get_settings()
@@ -122,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse("/docs")
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RefuseBadCharacters)
     return app
 
 

@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
 )
 
 from matching import vocab
@@ -18,10 +19,30 @@ from matching.uscc import normalize_uscc, uscc_error
 T = TypeVar("T")
 
 
+def has_bad_characters(value: Any) -> bool:
+    """NUL or a lone surrogate anywhere in a string, list or mapping (PostgreSQL stores neither)."""
+    if isinstance(value, str):
+        return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, list | tuple):
+        return any(has_bad_characters(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_bad_characters(k) or has_bad_characters(v) for k, v in value.items())
+    return False
+
+
 class Schema(BaseModel):
     """Base of all API schemas: unknown fields are refused so typos do not vanish silently."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bad_characters(cls, value: Any) -> Any:
+        if has_bad_characters(value):
+            raise ValueError(
+                "含有空字符(NUL)或无效的 Unicode 字符 / contains a NUL or invalid Unicode character"
+            )
+        return value
 
 
 class ReadSchema(BaseModel):

@@ -1,3 +1,5 @@
+import json
+
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -68,3 +70,19 @@ def test_ids_beyond_the_database_range_are_422(client: TestClient) -> None:
         "/api/v1/demands", json={"leader_id": int(huge), "title": "x", "need_type": "服务"}
     )
     assert r.status_code == 422
+
+
+def test_nul_and_lone_surrogates_are_422(client: TestClient) -> None:
+    payload = {"name": "甲\u0000公司", "city": "青岛市", "tier": "小巨人", "products": ["\ud83d阀"]}
+    r = client.post(
+        "/api/v1/smes",
+        content=json.dumps(payload),  # ASCII escapes carry the lone surrogate through
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["detail"]}
+    assert {"name", "products"} <= fields
+    assert "空字符" in r.json()["detail"][0]["msg_zh"]
+    assert client.get("/api/v1/chains/%00").status_code == 422
+    assert client.get("/api/v1/smes", params={"q": "a\u0000b"}).status_code == 422
+    assert client.get("/api/v1/smes?q=%ff%fe").status_code == 422
