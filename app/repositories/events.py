@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Event, EventPair, EventParticipant, Meeting
+from models import ChainLeader, Enterprise, Event, EventPair, EventParticipant, Meeting, SmeProfile
 
 
 def get(session: Session, event_id: int) -> Event | None:
@@ -61,3 +61,27 @@ def events_between(session: Session, year: int | None) -> list[Event]:
     stmt = select(Event).where(Event.deleted_at.is_(None))
     rows = list(session.scalars(stmt.order_by(Event.event_date)))
     return [e for e in rows if year is None or e.event_date.year == year]
+
+
+def leader_names(session: Session, ids: list[int]) -> dict[int, str]:
+    """Enterprise names of chain leaders by id."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(ChainLeader.id, Enterprise.name)
+        .join(Enterprise, ChainLeader.enterprise_id == Enterprise.id)
+        .where(ChainLeader.id.in_(ids))
+    )
+    return {i: name for i, name in rows}
+
+
+def sme_names(session: Session, ids: list[int]) -> dict[int, str]:
+    """Enterprise names of SME profiles by id."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(SmeProfile.id, Enterprise.name)
+        .join(Enterprise, SmeProfile.enterprise_id == Enterprise.id)
+        .where(SmeProfile.id.in_(ids))
+    )
+    return {i: name for i, name in rows}

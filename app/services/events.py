@@ -33,7 +33,7 @@ from app.services import match_docs
 from app.services.common import check_version
 from app.services.matching import MatchingRuntime
 from matching import docking
-from matching.timeslots import Slot, slot_times
+from matching.timeslots import Slot, hhmm, slot_times
 from models import Event, EventPair, EventParticipant, Meeting, utcnow
 
 # Pairs per need kept as candidates: the organizer's shortlist is about 15 SMEs per leader.
@@ -81,7 +81,7 @@ def _read(session: Session, event: Event) -> EventRead:
         status=event.status,
         notes=event.notes,
         slots=[
-            SlotRead(index=s.index, start=s.label[:5], end=s.label[6:]) for s in slots_of(event)
+            SlotRead(index=s.index, start=hhmm(s.start), end=hhmm(s.end)) for s in slots_of(event)
         ],
         leaders=sum(1 for p in people if p.kind == "leader"),
         smes=sum(1 for p in people if p.kind == "sme"),
@@ -178,15 +178,17 @@ def _party(p: EventParticipant) -> str:
 
 
 def _names(session: Session, people: list[EventParticipant]) -> dict[str, str]:
-    out = {}
-    for p in people:
-        if p.kind == "leader":
-            leader = leader_repo.get(session, p.leader_id, include_deleted=True)
-            out[_party(p)] = leader.enterprise.name if leader else f"链主{p.leader_id}"
-        else:
-            sme = sme_repo.get(session, p.sme_id, include_deleted=True)
-            out[_party(p)] = sme.enterprise.name if sme else f"企业{p.sme_id}"
-    return out
+    """Display names of the participants, read in two queries whatever the event's size."""
+    leaders = repo.leader_names(session, [p.leader_id for p in people if p.kind == "leader"])
+    smes = repo.sme_names(session, [p.sme_id for p in people if p.kind == "sme"])
+    return {
+        _party(p): (
+            leaders.get(p.leader_id, f"链主{p.leader_id}")
+            if p.kind == "leader"
+            else smes.get(p.sme_id, f"企业{p.sme_id}")
+        )
+        for p in people
+    }
 
 
 def _participant_read(p: EventParticipant, names: dict[str, str]) -> ParticipantRead:
@@ -443,8 +445,8 @@ def _meeting_read(m: Meeting, slots: list[Slot], names: dict[str, str]) -> Meeti
         id=m.id,
         slot=m.slot,
         table=m.table_no,
-        start=slot.label[:5] if slot else None,
-        end=slot.label[6:] if slot else None,
+        start=hhmm(slot.start) if slot else None,
+        end=hhmm(slot.end) if slot else None,
         demand_id=m.demand_id,
         leader_id=m.leader_id,
         sme_id=m.sme_id,

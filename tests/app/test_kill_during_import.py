@@ -1,9 +1,6 @@
 """The server killed in the middle of a bulk import leaves the database as it was."""
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,8 +13,8 @@ from app.db import make_engine, make_session_factory, unit_of_work
 from app.services import taxonomy
 from matching.uscc import check_character
 from models import Enterprise, SmeProfile
-from tests.app.test_scale_out import _free_port, _wait
 from tests.dbutil import fresh_database, migrate
+from tests.servers import running_server, server_env
 
 
 def _big_csv(rows: int) -> bytes:
@@ -37,23 +34,8 @@ def test_kill_mid_import_changes_nothing(tmp_path: Path) -> None:
         engine = make_engine(url)
         with unit_of_work(make_session_factory(engine)) as session:
             taxonomy.load_taxonomy_dir(session, PROJECT_ROOT / "data" / "chains", "sd-2022")
-        port = _free_port()
-        env = {
-            **os.environ,
-            "CHAINMATCH_DATABASE_URL": url,
-            "CHAINMATCH_ENCODER": "hashing",
-            "CHAINMATCH_ENCODE_POLL_SECONDS": "0",
-        }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}/api/v1"
-            _wait(f"{base}/health", time.monotonic() + 60)
+        env = server_env(url, encode_poll_seconds="0")
+        with running_server(env) as (base, server):
             content = _big_csv(10_000)
             outcome: dict = {}
 
@@ -72,9 +54,6 @@ def test_kill_mid_import_changes_nothing(tmp_path: Path) -> None:
             server.wait(timeout=20)
             thread.join(timeout=30)
             assert "status" not in outcome, "the import finished before the kill; use more rows"
-        finally:
-            if server.poll() is None:
-                server.kill()
         with engine.connect() as conn:
             assert conn.scalar(select(func.count()).select_from(SmeProfile)) == 0
             assert conn.scalar(select(func.count()).select_from(Enterprise)) == 0

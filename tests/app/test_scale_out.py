@@ -1,10 +1,5 @@
 """Two API processes on one database stay in step, and no write is encoded twice."""
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,23 +12,7 @@ from app.db import make_engine, make_session_factory, unit_of_work
 from app.services import taxonomy
 from tests.dbutil import fresh_database, migrate
 from tests.factories import demand_payload, leader_payload, sme_payload
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(url)
+from tests.servers import running_server, server_env
 
 
 @pytest.fixture
@@ -44,36 +23,9 @@ def two_instances(tmp_path: Path) -> Iterator[tuple[str, str]]:
         with unit_of_work(make_session_factory(engine)) as session:
             taxonomy.load_taxonomy_dir(session, PROJECT_ROOT / "data" / "chains", "sd-2022")
         engine.dispose()
-        env = {
-            **os.environ,
-            "CHAINMATCH_DATABASE_URL": url,
-            "CHAINMATCH_ENCODER": "hashing",
-            "CHAINMATCH_INDEX_POLL_SECONDS": "0.5",
-            "CHAINMATCH_ENCODE_POLL_SECONDS": "0.5",
-        }
-        procs, bases = [], []
-        with contextlib.ExitStack() as logs:
-            for i in range(2):
-                port = _free_port()
-                procs.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
-                        cwd=PROJECT_ROOT,
-                        env=env,
-                        stdout=subprocess.DEVNULL,
-                        stderr=logs.enter_context(open(tmp_path / f"server{i}.log", "wb")),
-                    )
-                )
-                bases.append(f"http://127.0.0.1:{port}/api/v1")
-            try:
-                for base in bases:
-                    _wait(f"{base}/health", time.monotonic() + 60)
-                yield bases[0], bases[1]
-            finally:
-                for proc in procs:
-                    proc.terminate()
-                for proc in procs:
-                    proc.wait(timeout=20)
+        env = server_env(url, index_poll_seconds="0.5", encode_poll_seconds="0.5")
+        with running_server(env) as (a, _), running_server(env) as (b, _):
+            yield a, b
 
 
 def _poll(fn, seconds: float = 15.0):
