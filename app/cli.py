@@ -183,6 +183,50 @@ def export_command(
     console.print(f"exported {sum(counts.values())} rows in {len(counts)} tables to {directory}")
 
 
+@cli.command("create-user")
+def create_user(
+    username: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Option(help="admin | organizer | leader | sme")] = "organizer",
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="password (asked for when left out; or CHAINMATCH_NEW_PASSWORD)",
+            envvar="CHAINMATCH_NEW_PASSWORD",
+        ),
+    ] = None,
+    leader_id: Annotated[int | None, typer.Option(help="leader firm of a leader account")] = None,
+    sme_id: Annotated[int | None, typer.Option(help="SME profile of an SME account")] = None,
+    display_name: Annotated[str, typer.Option(help="name shown in the console")] = "",
+) -> None:
+    """Create an account (for instance the first admin)."""
+    from app.errors import Conflict, InvalidInput
+    from app.services import auth
+
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    _settings, factory = _factory()
+    try:
+        with unit_of_work(factory) as session:
+            user = auth.create_user(
+                session,
+                username,
+                password,
+                role,
+                display_name=display_name,
+                leader_id=leader_id,
+                sme_id=sme_id,
+            )
+            user_id = user.id
+    except InvalidInput as exc:
+        for err in exc.errors:
+            console.print(f"[red]{err.loc[-1]}: {err.msg_zh} / {err.msg}[/red]")
+        raise typer.Exit(2) from None
+    except Conflict as exc:
+        console.print(f"[red]{exc.message_zh} / {exc.message}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"created user {username} (id {user_id}, role {role})")
+
+
 @cli.command("show-settings")
 def show_settings() -> None:
     """Print the effective settings (from CHAINMATCH_* variables)."""

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     # Seconds between looks at the encoding queue (0: no background encoder).
     encode_poll_seconds: float = 1.0
     encode_batch: int = 32
+    # A static admin bearer token for automation and deployment scripts (unset: none).
+    admin_token: str | None = None
+    # Hours a login session token lives.
+    session_hours: float = 12
+    # Failed logins per username (and per client address) within the window before a 429.
+    login_max_failures: int = 5
+    login_max_failures_per_ip: int = 30
+    login_window_seconds: int = 900
+    # Mark the session cookie Secure (behind HTTPS).
+    cookie_secure: bool = False
     log_level: str = "info"
     sql_echo: bool = False
 

@@ -10,6 +10,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import audit
+
+audit.install()
+
 
 def _json_dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
@@ -59,7 +63,11 @@ def get_session(request: Request) -> Iterator[Session]:
         session.commit()
         dirty = session.info.pop("index_dirty", False)
     except BaseException:
-        session.rollback()
+        if session.info.pop("commit_on_error", False):
+            # A refused login still counts towards the rate limit.
+            session.commit()
+        else:
+            session.rollback()
         raise
     finally:
         session.close()
@@ -70,9 +78,11 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+def unit_of_work(factory: sessionmaker[Session], actor: str = "cli") -> Iterator[Session]:
     """A session for a CLI command: commit on success, roll back on error."""
     session = factory()
+    # The audit log names who wrote; a command line has no signed-in user.
+    session.info["actor"] = actor
     try:
         yield session
         session.commit()

@@ -3,13 +3,16 @@
 import re
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import get_session
-from app.errors import FieldError, InvalidInput
+from app.errors import FieldError, Forbidden, InvalidInput, Unauthorized
+from app.services import auth
+from app.services.auth import Principal
 from app.services.matching import MatchingRuntime
 
 # Function scope: the commit happens before the response is sent, so a failed commit is an error
@@ -81,3 +84,75 @@ def get_index(request: Request) -> MatchingRuntime:
 
 
 IndexDep = Annotated[MatchingRuntime, Depends(get_index)]
+
+
+SESSION_COOKIE = "chainmatch_session"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _bearer(request: Request) -> tuple[str | None, bool]:
+    """The token of a request and whether it came from the session cookie."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized(
+                "send 'Authorization: Bearer <token>'", "请使用 Authorization: Bearer <令牌> 认证"
+            )
+        return value.strip(), False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+def optional_principal(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> Principal | None:
+    """Who is calling, or None for an anonymous request; bad credentials are a 401."""
+    token, from_cookie = _bearer(request)
+    if token is None:
+        return None
+    principal = auth.authenticate(session, settings, token)
+    if from_cookie and request.method not in _SAFE_METHODS:
+        # A cookie rides along on cross-site requests; a foreign Origin may not write with it.
+        origin = request.headers.get("origin")
+        if origin and urlsplit(origin).netloc != request.headers.get("host"):
+            raise Forbidden("cross-site request refused", "拒绝跨站请求")
+    session.info["principal"] = principal
+    session.info["request"] = f"{request.method} {request.url.path}"
+    return principal
+
+
+def require_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    """A signed-in caller; 401 otherwise."""
+    if principal is None:
+        raise Unauthorized(
+            "sign in first: send a bearer token (POST /api/v1/auth/login)",
+            "请先登录：请求需携带令牌（POST /api/v1/auth/login）",
+        )
+    return principal
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
+PrincipalDep = Annotated[Principal, Depends(require_principal)]
+
+
+def require_roles(*roles: str):
+    """A dependency that admits only the given roles (admins always)."""
+    allowed = set(roles) | {"admin"}
+    labels = "、".join(auth.ROLE_LABELS[r] for r in sorted(allowed))
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(
+                f"this needs one of the roles: {', '.join(sorted(allowed))}",
+                f"无权操作：需要以下角色之一：{labels}",
+            )
+        return principal
+
+    return check
+
+
+StaffDep = Annotated[Principal, Depends(require_roles("organizer"))]
+AdminDep = Annotated[Principal, Depends(require_roles("admin"))]

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_error_handlers
-from app.routers import chains, demands, events, health, imports, leaders, matches, smes
+from app.routers import auth, chains, demands, events, health, imports, leaders, matches, smes
 from app.services.matching import MatchingRuntime
 
 log = logging.getLogger("chainmatch")
@@ -153,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, chains, leaders, smes, demands, matches, events, imports):
+    for module in (health, auth, chains, leaders, smes, demands, matches, events, imports):
         api.include_router(module.router)
     app.include_router(api)
 

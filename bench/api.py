@@ -45,6 +45,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 API = "/api/v1"
+# A static admin token for the started server (or the one in CHAINMATCH_ADMIN_TOKEN).
+BENCH_TOKEN = "bench-admin-token"
 TARGET_P50_MS = 50.0
 TARGET_P99_MS = 150.0
 
@@ -141,6 +143,7 @@ class OwnServer:
         self.tmp = Path(tempfile.mkdtemp(prefix="chainmatch-bench-"))
         self.env = dict(os.environ)
         self.env["CHAINMATCH_DATABASE_URL"] = f"sqlite:///{self.tmp / 'bench.db'}"
+        self.env.setdefault("CHAINMATCH_ADMIN_TOKEN", BENCH_TOKEN)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -199,7 +202,9 @@ class OwnServer:
 
 def run_bench(base_url: str, args: argparse.Namespace) -> dict:
     out: dict = {"base_url": base_url}
-    with httpx.Client(base_url=base_url, timeout=args.timeout) as client:
+    token = os.environ.get("CHAINMATCH_ADMIN_TOKEN", BENCH_TOKEN)
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base_url, timeout=args.timeout, headers=headers) as client:
         status_before = client.get(f"{API}/index/status").json()
         log(f"index status before: {status_before}")
 

@@ -1,5 +1,6 @@
 """SQLAlchemy ORM tables of chainmatch; one metadata, imports only SQLAlchemy."""
 
+from models.auth import AuditEntry, AuthToken, Interest, LoginFailure, User
 from models.base import Base, utcnow
 from models.demand import Demand
 from models.enterprise import (
@@ -19,6 +20,8 @@ from models.taxonomy import Chain, ChainLink, SubChain, TaxonomyVersion
 metadata = Base.metadata
 
 __all__ = [
+    "AuditEntry",
+    "AuthToken",
     "Base",
     "Chain",
     "ChainLeader",
@@ -31,12 +34,15 @@ __all__ = [
     "EventPair",
     "EventParticipant",
     "IndexChange",
+    "Interest",
+    "LoginFailure",
     "Meeting",
     "SmeCertification",
     "SmeProduct",
     "SmeProfile",
     "SubChain",
     "TaxonomyVersion",
+    "User",
     "leader_chains",
     "metadata",
     "sme_chains",

@@ -12,6 +12,7 @@ from app.db import make_engine, make_session_factory, unit_of_work
 from app.main import create_app
 from app.services import taxonomy
 from tests.dbutil import fresh_database, migrate
+from tests.servers import ADMIN_HEADERS, ADMIN_TOKEN
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +69,7 @@ def settings(database_url: str) -> Settings:
         encoder="hashing",
         index_poll_seconds=0,
         encode_poll_seconds=0,
+        admin_token=ADMIN_TOKEN,
     )
 
 
@@ -76,5 +78,11 @@ def client(settings: Settings, session_factory: sessionmaker[Session]) -> Iterat
     """An API client whose requests all run inside the test's transaction."""
     app = create_app(settings)
     app.state.session_factory = session_factory
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, headers=ADMIN_HEADERS) as c:
         yield c
+
+
+@pytest.fixture
+def anon_client(client: TestClient) -> TestClient:
+    """The same app without credentials (shares the client's lifespan and transaction)."""
+    return TestClient(client.app, raise_server_exceptions=False)

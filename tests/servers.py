@@ -12,6 +12,10 @@ import httpx
 
 from app.config import PROJECT_ROOT
 
+# The static admin token of test servers and test clients.
+ADMIN_TOKEN = "test-admin-token"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -32,7 +36,12 @@ def wait_healthy(url: str, deadline: float) -> None:
 
 def server_env(database_url: str, **settings: str) -> dict[str, str]:
     """The environment of a test server: hashing encoder, given database, extra settings."""
-    env = {**os.environ, "CHAINMATCH_DATABASE_URL": database_url, "CHAINMATCH_ENCODER": "hashing"}
+    env = {
+        **os.environ,
+        "CHAINMATCH_DATABASE_URL": database_url,
+        "CHAINMATCH_ENCODER": "hashing",
+        "CHAINMATCH_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
     env.update({f"CHAINMATCH_{k.upper()}": v for k, v in settings.items()})
     return env
 

@@ -3,9 +3,19 @@
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 
-from app.deps import IfMatchDep, IndexDep, PageDep, PathId, SessionDep, SettingsDep
+from app.deps import (
+    IfMatchDep,
+    IndexDep,
+    PageDep,
+    PathId,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    StaffDep,
+    require_principal,
+)
 from app.repositories.demands import DemandFilters
 from app.routers.filters import (
     CertQuery,
@@ -18,16 +28,22 @@ from app.routers.filters import (
 from app.schemas.common import Page
 from app.schemas.demand import DemandCreate, DemandRead, DemandUpdate
 from app.schemas.sme import BulkCreated
+from app.services import access
 from app.services import demands as service
 
-router = APIRouter(prefix="/demands", tags=["demands"])
+router = APIRouter(prefix="/demands", tags=["demands"], dependencies=[Depends(require_principal)])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="发布需求 / post a need")
 def create_demand(
-    data: DemandCreate, session: SessionDep, index: IndexDep, response: Response
+    data: DemandCreate,
+    session: SessionDep,
+    index: IndexDep,
+    response: Response,
+    principal: PrincipalDep,
 ) -> DemandRead:
-    """Post a need of a chain leader."""
+    """Post a need of a chain leader (its own account, or an admin)."""
+    access.ensure_leader_editor(principal, data.leader_id)
     demand = service.create(session, data, index)
     response.headers["Location"] = f"/api/v1/demands/{demand.id}"
     response.headers["ETag"] = f'"{demand.version}"'
@@ -44,6 +60,7 @@ def bulk_create_demands(
     session: SessionDep,
     settings: SettingsDep,
     index: IndexDep,
+    _staff: StaffDep,
 ) -> BulkCreated:
     """Create up to 10,000 needs in one transaction, or report every bad row and store none."""
     ids = service.bulk_create(session, rows, settings, index)
@@ -54,6 +71,7 @@ def bulk_create_demands(
 def list_demands(
     session: SessionDep,
     page: PageDep,
+    principal: PrincipalDep,
     leader_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     chain: CodeQuery = None,
     link: CodeQuery = None,
@@ -80,15 +98,19 @@ def list_demands(
         open_on=date.today() if open_only else None,
         include_deleted=include_deleted,
     )
-    return service.list_page(session, filters, page.limit, page.offset)
+    result = service.list_page(session, filters, page.limit, page.offset)
+    view = access.ContactView(session, principal)
+    return result.model_copy(update={"items": view.demands(result.items)})
 
 
 @router.get("/{demand_id}", summary="需求详情 / one need")
-def get_demand(demand_id: PathId, session: SessionDep, response: Response) -> DemandRead:
+def get_demand(
+    demand_id: PathId, session: SessionDep, response: Response, principal: PrincipalDep
+) -> DemandRead:
     """One need."""
     demand = service.get(session, demand_id)
     response.headers["ETag"] = f'"{demand.version}"'
-    return demand
+    return access.ContactView(session, principal).demand(demand)
 
 
 @router.patch("/{demand_id}", summary="修改需求 / update a need")
@@ -99,8 +121,10 @@ def update_demand(
     expected: IfMatchDep,
     index: IndexDep,
     response: Response,
+    principal: PrincipalDep,
 ) -> DemandRead:
     """Change some fields; status moves along draft → published → docking → intention → signed."""
+    access.ensure_demand_editor(session, principal, demand_id)
     demand = service.update(session, demand_id, data, expected, index)
     response.headers["ETag"] = f'"{demand.version}"'
     return demand
@@ -110,13 +134,21 @@ def update_demand(
     "/{demand_id}", status_code=status.HTTP_204_NO_CONTENT, summary="删除需求(可恢复) / delete"
 )
 def delete_demand(
-    demand_id: PathId, session: SessionDep, expected: IfMatchDep, index: IndexDep
+    demand_id: PathId,
+    session: SessionDep,
+    expected: IfMatchDep,
+    index: IndexDep,
+    principal: PrincipalDep,
 ) -> None:
     """Soft-delete a need (restore with POST /demands/{id}/restore)."""
+    access.ensure_demand_editor(session, principal, demand_id)
     service.delete(session, demand_id, expected, index)
 
 
 @router.post("/{demand_id}/restore", summary="恢复已删除需求 / undo delete")
-def restore_demand(demand_id: PathId, session: SessionDep, index: IndexDep) -> DemandRead:
+def restore_demand(
+    demand_id: PathId, session: SessionDep, index: IndexDep, principal: PrincipalDep
+) -> DemandRead:
     """Undo a delete."""
+    access.ensure_demand_editor(session, principal, demand_id)
     return service.restore(session, demand_id, index)

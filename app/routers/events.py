@@ -2,11 +2,21 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from app.deps import IfMatchDep, IndexDep, PageDep, PathId, SessionDep
+from app.deps import (
+    IfMatchDep,
+    IndexDep,
+    PageDep,
+    PathId,
+    PrincipalDep,
+    SessionDep,
+    require_principal,
+    require_roles,
+)
+from app.errors import Forbidden
 from app.schemas.common import Page
 from app.schemas.event import (
     EventCreate,
@@ -23,10 +33,12 @@ from app.schemas.event import (
     PreferencesIn,
     ScheduleRead,
 )
+from app.services import access
 from app.services import event_exports as exports
 from app.services import events as service
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], dependencies=[Depends(require_principal)])
+STAFF = [Depends(require_roles("organizer"))]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Party = Annotated[str, Query(pattern=r"^[LS]\d+$", description="L<链主id> 或 S<企业id>")]
@@ -40,7 +52,12 @@ def _download(content: bytes | str, media: str, filename: str) -> Response:
     )
 
 
-@router.post("/events", status_code=status.HTTP_201_CREATED, summary="创建对接活动 / new event")
+@router.post(
+    "/events",
+    status_code=status.HTTP_201_CREATED,
+    summary="创建对接活动 / new event",
+    dependencies=STAFF,
+)
 def create_event(data: EventCreate, session: SessionDep, response: Response) -> EventRead:
     """Plan a docking event: date, venue, meeting length, slots with breaks, tables."""
     event = service.create_event(session, data)
@@ -58,7 +75,7 @@ def get_event(event_id: PathId, session: SessionDep) -> EventRead:
     return service.get_event(session, event_id)
 
 
-@router.patch("/events/{event_id}", summary="修改对接活动 / update event")
+@router.patch("/events/{event_id}", summary="修改对接活动 / update event", dependencies=STAFF)
 def update_event(
     event_id: PathId, data: EventUpdate, session: SessionDep, expected: IfMatchDep
 ) -> EventRead:
@@ -70,7 +87,9 @@ def list_participants(event_id: PathId, session: SessionDep) -> list[Participant
     return service.list_participants(session, event_id)
 
 
-@router.post("/events/{event_id}/participants", summary="添加参会方 / add participants")
+@router.post(
+    "/events/{event_id}/participants", summary="添加参会方 / add participants", dependencies=STAFF
+)
 def add_participants(
     event_id: PathId, data: ParticipantsIn, session: SessionDep
 ) -> list[ParticipantRead]:
@@ -82,6 +101,7 @@ def add_participants(
     "/events/{event_id}/participants/{party}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="移除参会方 / remove a participant",
+    dependencies=STAFF,
 )
 def remove_participant(
     event_id: PathId,
@@ -93,24 +113,53 @@ def remove_participant(
 
 
 @router.post("/events/{event_id}/preferences", summary="意向标记与会谈请求 / preferences")
-def set_preferences(event_id: PathId, data: PreferencesIn, session: SessionDep) -> list[PairRead]:
-    """Must-meet / no-thanks marks of either side, meeting requests and their answers."""
+def set_preferences(
+    event_id: PathId, data: PreferencesIn, session: SessionDep, principal: PrincipalDep
+) -> list[PairRead]:
+    """Must-meet / no-thanks marks of either side, meeting requests and their answers.
+
+    Organizers set any side; a leader or an SME account sets only its own side of its own pairs.
+    """
+    if not principal.is_staff:
+        for pref in data.preferences:
+            own = (
+                pref.side == "leader"
+                and principal.role == "leader"
+                and principal.leader_id == pref.leader_id
+            ) or (
+                pref.side == "sme" and principal.role == "sme" and principal.sme_id == pref.sme_id
+            )
+            if not own:
+                raise Forbidden(
+                    "a participant marks only its own side of its own pairs",
+                    "参会方只能标记本方的配对意向",
+                )
     return service.set_preferences(session, event_id, data)
 
 
-@router.post("/events/{event_id}/match-list", summary="生成匹配清单 / choose the meetings")
+@router.post(
+    "/events/{event_id}/match-list",
+    summary="生成匹配清单 / choose the meetings",
+    dependencies=STAFF,
+)
 def match_list(event_id: PathId, session: SessionDep, index: IndexDep) -> MatchListRead:
     """Choose the meetings by optimisation (must-meet first, every fitting SME, quality)."""
     return service.build_match_list(session, index, event_id)
 
 
-@router.post("/events/{event_id}/schedule", summary="排定日程 / build the schedule")
+@router.post(
+    "/events/{event_id}/schedule", summary="排定日程 / build the schedule", dependencies=STAFF
+)
 def build_schedule(event_id: PathId, session: SessionDep) -> ScheduleRead:
     """Place the meetings in slots x tables; locked meetings keep their place."""
     return service.build_schedule(session, event_id)
 
 
-@router.get("/events/{event_id}/schedule", summary="日程 / the schedule (json, csv, xlsx)")
+@router.get(
+    "/events/{event_id}/schedule",
+    summary="日程 / the schedule (json, csv, xlsx)",
+    dependencies=STAFF,
+)
 def get_schedule(
     event_id: PathId,
     session: SessionDep,
@@ -132,9 +181,11 @@ def agenda(
     event_id: PathId,
     session: SessionDep,
     party: Party,
+    principal: PrincipalDep,
     format: Annotated[Literal["html", "ics"], Query()] = "html",
 ):
     """Printable HTML agenda or an ICS calendar file for one participant."""
+    access.ensure_party(principal, party)
     if format == "ics":
         return PlainTextResponse(
             exports.agenda_ics(session, event_id, party),
@@ -146,13 +197,20 @@ def agenda(
     return HTMLResponse(exports.agenda_html(session, event_id, party))
 
 
-@router.post("/events/{event_id}/meetings", status_code=status.HTTP_201_CREATED, summary="添加会谈")
+@router.post(
+    "/events/{event_id}/meetings",
+    status_code=status.HTTP_201_CREATED,
+    summary="添加会谈",
+    dependencies=STAFF,
+)
 def add_meeting(event_id: PathId, data: MeetingCreate, session: SessionDep) -> dict:
     change = service.add_meeting(session, event_id, data)
     return {"meeting": change.meeting, "conflicts": change.conflicts}
 
 
-@router.patch("/meetings/{meeting_id}", summary="调整会谈 / move, lock, cancel a meeting")
+@router.patch(
+    "/meetings/{meeting_id}", summary="调整会谈 / move, lock, cancel a meeting", dependencies=STAFF
+)
 def update_meeting(
     meeting_id: PathId, data: MeetingUpdate, session: SessionDep, expected: IfMatchDep
 ) -> dict:
@@ -161,12 +219,20 @@ def update_meeting(
     return {"meeting": change.meeting, "conflicts": change.conflicts}
 
 
-@router.post("/meetings/{meeting_id}/outcome", summary="登记会谈成果 / record the outcome")
+@router.post(
+    "/meetings/{meeting_id}/outcome",
+    summary="登记会谈成果 / record the outcome",
+    dependencies=STAFF,
+)
 def record_outcome(meeting_id: PathId, data: OutcomeIn, session: SessionDep) -> MeetingRead:
     return service.record_outcome(session, meeting_id, data)
 
 
-@router.get("/events/{event_id}/report", summary="对接成效 / event report (json, xlsx, png)")
+@router.get(
+    "/events/{event_id}/report",
+    summary="对接成效 / event report (json, xlsx, png)",
+    dependencies=STAFF,
+)
 def report(
     event_id: PathId,
     session: SessionDep,
@@ -180,7 +246,9 @@ def report(
     return data
 
 
-@router.get("/reports/summary", summary="跨活动汇总 / summary per chain and year")
+@router.get(
+    "/reports/summary", summary="跨活动汇总 / summary per chain and year", dependencies=STAFF
+)
 def summary(
     session: SessionDep,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,

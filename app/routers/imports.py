@@ -2,12 +2,14 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, Query, Response, UploadFile, status
 
-from app.deps import IndexDep, SessionDep, SettingsDep
+from app.deps import IndexDep, SessionDep, SettingsDep, require_roles
 from app.services import imports as service
 
-router = APIRouter(prefix="/import", tags=["import"])
+router = APIRouter(
+    prefix="/import", tags=["import"], dependencies=[Depends(require_roles("organizer"))]
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 KINDS = {"smes": service.SME_COLUMNS, "demands": service.DEMAND_COLUMNS}

@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from app.deps import IndexDep, PathId, SessionDep
+from app.deps import IndexDep, PathId, PrincipalDep, SessionDep, require_principal, require_roles
 from app.routers.filters import CertQuery, CityQuery, CodeQuery, TierQuery
 from app.schemas.match import (
     ChainCoverage,
@@ -14,10 +14,11 @@ from app.schemas.match import (
     PlacementRead,
     SmeMatchList,
 )
+from app.services import access
 from app.services import matches as service
 from matching.matcher import ProfileFilter
 
-router = APIRouter(tags=["matching"])
+router = APIRouter(tags=["matching"], dependencies=[Depends(require_principal)])
 
 Limit = Annotated[int, Query(ge=1, le=200, description="返回条数 / how many")]
 
@@ -27,6 +28,7 @@ def demand_matches(
     demand_id: PathId,
     session: SessionDep,
     index: IndexDep,
+    principal: PrincipalDep,
     limit: Limit = 20,
     chain: CodeQuery = None,
     city: CityQuery = None,
@@ -37,6 +39,7 @@ def demand_matches(
     ] = True,
 ) -> SmeMatchList:
     """SMEs ranked for a need, with the score breakdown and reasons in Chinese."""
+    access.ensure_demand_reader(session, principal, demand_id)
     where = ProfileFilter(
         chain=chain, city=city, tier=str(tier) if tier else None, certification=certification
     )
@@ -49,14 +52,20 @@ def sme_matches(
     sme_id: PathId,
     session: SessionDep,
     index: IndexDep,
+    principal: PrincipalDep,
     limit: Limit = 20,
     include_closed: Annotated[bool, Query(description="包含已关闭或过期的需求")] = False,
 ) -> DemandMatchList:
     """Open needs ranked for an SME."""
+    access.ensure_sme_reader(principal, sme_id)
     return DemandMatchList(items=service.sme_matches(session, index, sme_id, limit, include_closed))
 
 
-@router.post("/match", summary="自由文本找企业 / free-text search for SMEs")
+@router.post(
+    "/match",
+    summary="自由文本找企业 / free-text search for SMEs",
+    dependencies=[Depends(require_roles("organizer", "leader"))],
+)
 def free_text_match(query: FreeTextMatch, session: SessionDep, index: IndexDep) -> SmeMatchList:
     """Rank SMEs for a free-text need, with optional structure and filters."""
     return SmeMatchList(items=service.free_text_matches(session, index, query))

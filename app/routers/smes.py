@@ -2,24 +2,42 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 
-from app.deps import IfMatchDep, IndexDep, PageDep, PathId, SessionDep, SettingsDep
+from app.deps import (
+    IfMatchDep,
+    IndexDep,
+    PageDep,
+    PathId,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    StaffDep,
+    require_principal,
+)
 from app.repositories.smes import SmeFilters
 from app.routers.filters import CertQuery, CityQuery, CodeQuery, TextQuery, TierQuery
 from app.schemas.common import Page
 from app.schemas.sme import BulkCreated, SmeCreate, SmeRead, SmeUpdate
+from app.services import access, auth
 from app.services import smes as service
 
-router = APIRouter(prefix="/smes", tags=["smes"])
+router = APIRouter(prefix="/smes", tags=["smes"], dependencies=[Depends(require_principal)])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="登记中小企业档案 / create profile")
 def create_sme(
-    data: SmeCreate, session: SessionDep, index: IndexDep, response: Response
+    data: SmeCreate,
+    session: SessionDep,
+    index: IndexDep,
+    response: Response,
+    principal: PrincipalDep,
 ) -> SmeRead:
-    """Register an SME profile."""
+    """Register an SME profile; an SME account registering its own becomes bound to it."""
+    access.ensure_can_create_sme(principal)
     sme = service.create(session, data, index)
+    if principal.role == "sme" and principal.user_id is not None:
+        auth.bind_sme(session, principal.user_id, sme.id)
     response.headers["Location"] = f"/api/v1/smes/{sme.id}"
     response.headers["ETag"] = f'"{sme.version}"'
     return sme
@@ -35,6 +53,7 @@ def bulk_create_smes(
     session: SessionDep,
     settings: SettingsDep,
     index: IndexDep,
+    _staff: StaffDep,
 ) -> BulkCreated:
     """Create up to 10,000 profiles in one transaction, or report every bad row and store none.
 
@@ -49,6 +68,7 @@ def bulk_create_smes(
 def list_smes(
     session: SessionDep,
     page: PageDep,
+    principal: PrincipalDep,
     chain: CodeQuery = None,
     link: CodeQuery = None,
     city: CityQuery = None,
@@ -67,15 +87,19 @@ def list_smes(
         q=q,
         include_deleted=include_deleted,
     )
-    return service.list_page(session, filters, page.limit, page.offset)
+    result = service.list_page(session, filters, page.limit, page.offset)
+    view = access.ContactView(session, principal)
+    return result.model_copy(update={"items": view.smes(result.items)})
 
 
 @router.get("/{sme_id}", summary="中小企业档案 / one profile")
-def get_sme(sme_id: PathId, session: SessionDep, response: Response) -> SmeRead:
-    """One profile."""
+def get_sme(
+    sme_id: PathId, session: SessionDep, response: Response, principal: PrincipalDep
+) -> SmeRead:
+    """One profile; contacts only for staff, the SME itself, and leaders it agreed to meet."""
     sme = service.get(session, sme_id)
     response.headers["ETag"] = f'"{sme.version}"'
-    return sme
+    return access.ContactView(session, principal).sme(sme)
 
 
 @router.patch("/{sme_id}", summary="修改档案 / update profile")
@@ -86,8 +110,10 @@ def update_sme(
     expected: IfMatchDep,
     index: IndexDep,
     response: Response,
+    principal: PrincipalDep,
 ) -> SmeRead:
     """Change some fields; send `version` or If-Match to guard against lost updates."""
+    access.ensure_sme_editor(principal, sme_id)
     sme = service.update(session, sme_id, data, expected, index)
     response.headers["ETag"] = f'"{sme.version}"'
     return sme
@@ -96,12 +122,22 @@ def update_sme(
 @router.delete(
     "/{sme_id}", status_code=status.HTTP_204_NO_CONTENT, summary="删除档案(可恢复) / delete"
 )
-def delete_sme(sme_id: PathId, session: SessionDep, expected: IfMatchDep, index: IndexDep) -> None:
+def delete_sme(
+    sme_id: PathId,
+    session: SessionDep,
+    expected: IfMatchDep,
+    index: IndexDep,
+    principal: PrincipalDep,
+) -> None:
     """Soft-delete a profile (restore with POST /smes/{id}/restore)."""
+    access.ensure_sme_editor(principal, sme_id)
     service.delete(session, sme_id, expected, index)
 
 
 @router.post("/{sme_id}/restore", summary="恢复已删除档案 / undo delete")
-def restore_sme(sme_id: PathId, session: SessionDep, index: IndexDep) -> SmeRead:
+def restore_sme(
+    sme_id: PathId, session: SessionDep, index: IndexDep, principal: PrincipalDep
+) -> SmeRead:
     """Undo a delete."""
+    access.ensure_sme_editor(principal, sme_id)
     return service.restore(session, sme_id, index)

@@ -66,6 +66,8 @@ class LeaderRead(ReadSchema):
     contact_name: str | None
     contact_phone: str | None
     contact_email: str | None
+    # True when the contacts are withheld: shown once both sides expressed interest or met.
+    contact_hidden: bool = False
     demand_count: int = 0
     version: int
     created_at: datetime

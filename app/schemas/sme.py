@@ -129,6 +129,8 @@ class SmeRead(ReadSchema):
     contact_name: str | None
     contact_phone: str | None
     contact_email: str | None
+    # True when the contacts are withheld: shown once both sides expressed interest or met.
+    contact_hidden: bool = False
     version: int
     created_at: datetime
     updated_at: datetime

@@ -14,7 +14,7 @@ from app.services import taxonomy
 from matching.uscc import check_character
 from models import Enterprise, SmeProfile
 from tests.dbutil import fresh_database, migrate
-from tests.servers import running_server, server_env
+from tests.servers import ADMIN_HEADERS, running_server, server_env
 
 
 def _big_csv(rows: int) -> bytes:
@@ -42,7 +42,10 @@ def test_kill_mid_import_changes_nothing(tmp_path: Path) -> None:
             def upload() -> None:
                 try:
                     outcome["status"] = httpx.post(
-                        f"{base}/import/smes", files={"file": ("big.csv", content)}, timeout=120
+                        f"{base}/import/smes",
+                        files={"file": ("big.csv", content)},
+                        headers=ADMIN_HEADERS,
+                        timeout=120,
                     ).status_code
                 except httpx.HTTPError as exc:
                     outcome["error"] = type(exc).__name__

@@ -12,7 +12,9 @@ from app.db import make_engine, make_session_factory, unit_of_work
 from app.services import taxonomy
 from tests.dbutil import fresh_database, migrate
 from tests.factories import demand_payload, leader_payload, sme_payload
-from tests.servers import running_server, server_env
+from tests.servers import ADMIN_HEADERS, running_server, server_env
+
+http = httpx.Client(headers=ADMIN_HEADERS)
 
 
 @pytest.fixture
@@ -42,13 +44,13 @@ def test_a_profile_written_through_one_instance_is_ranked_by_the_other(
     two_instances: tuple[str, str],
 ) -> None:
     a, b = two_instances
-    r = httpx.post(f"{a}/leaders", json=leader_payload())
+    r = http.post(f"{a}/leaders", json=leader_payload())
     assert r.status_code == 201, r.text
     leader = r.json()
-    need = httpx.post(
+    need = http.post(
         f"{a}/demands", json=demand_payload(leader["id"], title="转向架构架焊接件配套")
     ).json()
-    sme = httpx.post(
+    sme = http.post(
         f"{a}/smes",
         json=sme_payload(products=["转向架构架焊接件"], certifications=["CRCC"]),
     )
@@ -56,37 +58,37 @@ def test_a_profile_written_through_one_instance_is_ranked_by_the_other(
     sme_id = sme.json()["id"]
 
     def ranked_by_b() -> bool:
-        r = httpx.get(f"{b}/demands/{need['id']}/matches")
+        r = http.get(f"{b}/demands/{need['id']}/matches")
         return r.status_code == 200 and sme_id in [x["sme_id"] for x in r.json()["items"]]
 
     assert _poll(ranked_by_b), "instance B never ranked the profile written through A"
 
     # A bulk write through B is encoded exactly once across both processes.
-    before = sum(httpx.get(f"{x}/index/status").json()["encoded_by_this_process"] for x in (a, b))
+    before = sum(http.get(f"{x}/index/status").json()["encoded_by_this_process"] for x in (a, b))
     rows = [sme_payload(name=f"横向扩展企业{i}有限公司") for i in range(6)]
-    assert httpx.post(f"{b}/smes/bulk", json=rows).status_code == 201
+    assert http.post(f"{b}/smes/bulk", json=rows).status_code == 201
 
     def drained() -> bool:
-        return all(httpx.get(f"{x}/index/status").json()["pending_encodings"] == 0 for x in (a, b))
+        return all(http.get(f"{x}/index/status").json()["pending_encodings"] == 0 for x in (a, b))
 
     assert _poll(drained, 30)
-    after = sum(httpx.get(f"{x}/index/status").json()["encoded_by_this_process"] for x in (a, b))
+    after = sum(http.get(f"{x}/index/status").json()["encoded_by_this_process"] for x in (a, b))
     assert after - before == 6
 
     def both_have_vectors() -> bool:
         return all(
-            httpx.get(f"{x}/index/status").json()["profiles_with_vectors"] == 7 for x in (a, b)
+            http.get(f"{x}/index/status").json()["profiles_with_vectors"] == 7 for x in (a, b)
         )
 
     assert _poll(both_have_vectors)
     # and a delete through B disappears from A's rankings
-    assert httpx.delete(f"{b}/smes/{sme_id}").status_code == 204
+    assert http.delete(f"{b}/smes/{sme_id}").status_code == 204
     assert _poll(lambda: not ranked_by_b()) is True
     gone_from_a = _poll(
         lambda: (
             sme_id
             not in [
-                x["sme_id"] for x in httpx.get(f"{a}/demands/{need['id']}/matches").json()["items"]
+                x["sme_id"] for x in http.get(f"{a}/demands/{need['id']}/matches").json()["items"]
             ]
         )
     )

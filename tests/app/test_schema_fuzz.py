@@ -10,7 +10,7 @@ import pytest
 
 from app.config import PROJECT_ROOT
 from tests.dbutil import fresh_database, migrate
-from tests.servers import running_server, server_env
+from tests.servers import ADMIN_TOKEN, running_server, server_env
 
 pytest.importorskip("schemathesis")
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -47,6 +47,8 @@ def test_no_input_causes_a_server_error(base_url: str) -> None:
             "1",
             "--seed",
             "20261122",
+            "--header",
+            f"Authorization: Bearer {ADMIN_TOKEN}",
         ],
         capture_output=True,
         text=True,

@@ -1,0 +1,148 @@
+"""Who may do what: the access rules of the service, and who may see whose contacts."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.errors import Forbidden, NotFound
+from app.repositories import users as user_repo
+from app.services.auth import Principal
+from models import Demand
+
+CONTACT_FIELDS = ("contact_name", "contact_phone", "contact_email")
+
+
+def _refuse(en: str, zh: str) -> Forbidden:
+    return Forbidden(en, zh)
+
+
+def ensure_sme_editor(principal: Principal, sme_id: int) -> None:
+    """Only the SME itself (and admins) edit a profile."""
+    if principal.role == "admin" or (principal.role == "sme" and principal.sme_id == sme_id):
+        return
+    raise _refuse(f"only SME {sme_id} itself may change this profile", "只能修改本企业的档案")
+
+
+def ensure_can_create_sme(principal: Principal) -> None:
+    """Staff register SMEs; an SME account registers its own profile once."""
+    if principal.is_staff or (principal.role == "sme" and principal.sme_id is None):
+        return
+    if principal.role == "sme":
+        raise _refuse(
+            f"this account already has SME profile {principal.sme_id}",
+            f"本账号已绑定企业档案 {principal.sme_id}，请修改该档案",
+        )
+    raise _refuse(
+        "only SME accounts and organizers register SMEs", "只有中小企业账号或组织方可登记企业档案"
+    )
+
+
+def ensure_leader_editor(principal: Principal, leader_id: int) -> None:
+    if principal.role == "admin" or (
+        principal.role == "leader" and principal.leader_id == leader_id
+    ):
+        return
+    raise _refuse(
+        f"only leader {leader_id} itself may change this firm or post its needs",
+        "只能修改本链主企业的信息和需求",
+    )
+
+
+def demand_leader(session: Session, demand_id: int) -> int:
+    demand = session.get(Demand, demand_id)
+    if demand is None:
+        raise NotFound(f"need {demand_id} not found", f"需求 {demand_id} 不存在")
+    return demand.leader_id
+
+
+def ensure_demand_editor(session: Session, principal: Principal, demand_id: int) -> None:
+    """Only the leader that posted a need (and admins) change it."""
+    if principal.role == "admin":
+        return
+    ensure_leader_editor(principal, demand_leader(session, demand_id))
+
+
+def ensure_demand_reader(session: Session, principal: Principal, demand_id: int) -> None:
+    """A need's ranked SMEs are for its leader and the staff."""
+    if principal.is_staff:
+        return
+    leader_id = demand_leader(session, demand_id)
+    if principal.role == "leader" and principal.leader_id == leader_id:
+        return
+    raise _refuse(
+        "only the leader that posted this need sees its matches",
+        "只有发布该需求的链主可查看匹配结果",
+    )
+
+
+def ensure_sme_reader(principal: Principal, sme_id: int) -> None:
+    """An SME's fitting needs are for that SME and the staff."""
+    if principal.is_staff or (principal.role == "sme" and principal.sme_id == sme_id):
+        return
+    raise _refuse("only this SME sees the needs that fit it", "只有该企业本身可查看适配需求")
+
+
+def ensure_party(principal: Principal, party: str) -> None:
+    """An agenda (L12 / S34) is for that participant and the staff."""
+    if principal.is_staff:
+        return
+    kind, number = party[0], int(party[1:])
+    if (kind == "L" and principal.role == "leader" and principal.leader_id == number) or (
+        kind == "S" and principal.role == "sme" and principal.sme_id == number
+    ):
+        return
+    raise _refuse("this agenda belongs to another participant", "只能查看本方的日程")
+
+
+class ContactView:
+    """Decides, per request, whose contact details the caller may see."""
+
+    def __init__(self, session: Session, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self._leaders: set[int] | None = None
+        self._smes: set[int] | None = None
+
+    def sees_leader(self, leader_id: int) -> bool:
+        p = self.principal
+        if p.is_staff or (p.role == "leader" and p.leader_id == leader_id):
+            return True
+        if p.role != "sme" or p.sme_id is None:
+            return False
+        if self._leaders is None:
+            self._leaders = user_repo.revealed_leaders(self.session, p.sme_id)
+        return leader_id in self._leaders
+
+    def sees_sme(self, sme_id: int) -> bool:
+        p = self.principal
+        if p.is_staff or (p.role == "sme" and p.sme_id == sme_id):
+            return True
+        if p.role != "leader" or p.leader_id is None:
+            return False
+        if self._smes is None:
+            self._smes = user_repo.revealed_smes(self.session, p.leader_id)
+        return sme_id in self._smes
+
+    def sme(self, read: Any) -> Any:
+        """An SmeRead with contacts blanked unless they are visible."""
+        return read if self.sees_sme(read.id) else _hide(read)
+
+    def leader(self, read: Any) -> Any:
+        return read if self.sees_leader(read.id) else _hide(read)
+
+    def demand(self, read: Any) -> Any:
+        return read if self.sees_leader(read.leader_id) else _hide(read)
+
+    def smes(self, reads: Iterable[Any]) -> list[Any]:
+        return [self.sme(r) for r in reads]
+
+    def leaders(self, reads: Iterable[Any]) -> list[Any]:
+        return [self.leader(r) for r in reads]
+
+    def demands(self, reads: Iterable[Any]) -> list[Any]:
+        return [self.demand(r) for r in reads]
+
+
+def _hide(read: Any) -> Any:
+    return read.model_copy(update={**dict.fromkeys(CONTACT_FIELDS), "contact_hidden": True})

@@ -1,0 +1,110 @@
+"""Interest in a pair: either side says it wants to talk; both sides reveal contacts."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import FieldError, Forbidden, InvalidInput, NotFound
+from app.repositories import users as repo
+from app.schemas.auth import InterestCreate, InterestRead
+from app.services.auth import Principal
+from models import Demand, Interest, SmeProfile
+
+
+def _read(row: Interest, mutual: bool) -> InterestRead:
+    return InterestRead(
+        id=row.id,
+        side=row.side,
+        demand_id=row.demand_id,
+        leader_id=row.leader_id,
+        sme_id=row.sme_id,
+        note=row.note,
+        created_at=row.created_at,
+        mutual=mutual,
+    )
+
+
+def _mutual(session: Session, rows: list[Interest]) -> set[tuple[int, int]]:
+    """The (leader, SME) pairs among `rows` where both sides have shown interest."""
+    pairs = {(r.leader_id, r.sme_id) for r in rows}
+    if not pairs:
+        return set()
+    sides: dict[tuple[int, int], set[str]] = {}
+    leaders = {p[0] for p in pairs}
+    smes = {p[1] for p in pairs}
+    for leader_id, sme_id, side in session.execute(
+        select(Interest.leader_id, Interest.sme_id, Interest.side).where(
+            Interest.leader_id.in_(leaders), Interest.sme_id.in_(smes)
+        )
+    ):
+        sides.setdefault((leader_id, sme_id), set()).add(side)
+    return {p for p, s in sides.items() if s == {"leader", "sme"}}
+
+
+def express(session: Session, principal: Principal, data: InterestCreate) -> InterestRead:
+    """Record the caller's interest (idempotent): a leader in an SME, an SME in a need."""
+    demand = session.get(Demand, data.demand_id)
+    if demand is None or demand.deleted_at is not None:
+        raise NotFound(f"need {data.demand_id} not found", f"需求 {data.demand_id} 不存在")
+    if principal.role == "leader":
+        if principal.leader_id != demand.leader_id:
+            raise Forbidden("this need belongs to another leader", "该需求属于其他链主企业")
+        if data.sme_id is None:
+            raise InvalidInput(
+                [FieldError(("body", "sme_id"), "name the SME", "请指明感兴趣的中小企业")]
+            )
+        side, sme_id = "leader", data.sme_id
+    elif principal.role == "sme" and principal.sme_id is not None:
+        if data.sme_id not in (None, principal.sme_id):
+            raise Forbidden("an SME speaks only for itself", "只能以本企业名义表达意向")
+        side, sme_id = "sme", principal.sme_id
+    else:
+        raise Forbidden(
+            "interest is expressed by a leader or an SME account",
+            "只有链主企业或中小企业账号可以表达对接意向",
+        )
+    sme = session.get(SmeProfile, sme_id)
+    if sme is None or sme.deleted_at is not None:
+        raise NotFound(f"SME profile {sme_id} not found", f"中小企业档案 {sme_id} 不存在")
+    row = repo.interest(session, side, demand.id, sme_id)
+    if row is None:
+        row = Interest(
+            side=side,
+            demand_id=demand.id,
+            leader_id=demand.leader_id,
+            sme_id=sme_id,
+            user_id=principal.user_id,
+            note=data.note,
+        )
+        session.add(row)
+        session.flush()
+    return _read(row, (row.leader_id, row.sme_id) in _mutual(session, [row]))
+
+
+def list_for(session: Session, principal: Principal) -> list[InterestRead]:
+    """Interests on the caller's pairs, from both sides (staff: all)."""
+    if principal.role == "leader":
+        rows = repo.interests(session, leader_id=principal.leader_id or -1)
+    elif principal.role == "sme":
+        rows = repo.interests(session, sme_id=principal.sme_id or -1)
+    else:
+        rows = repo.interests(session)
+    mutual = _mutual(session, rows)
+    return [_read(r, (r.leader_id, r.sme_id) in mutual) for r in rows]
+
+
+def withdraw(session: Session, principal: Principal, interest_id: int) -> None:
+    """Take back one's own interest."""
+    row = session.get(Interest, interest_id)
+    own = row is not None and (
+        principal.role == "admin"
+        or (
+            row.side == "leader"
+            and principal.role == "leader"
+            and principal.leader_id == row.leader_id
+        )
+        or (row.side == "sme" and principal.role == "sme" and principal.sme_id == row.sme_id)
+    )
+    if not own:
+        raise NotFound(f"interest {interest_id} not found", f"意向 {interest_id} 不存在")
+    session.delete(row)
+    session.flush()
