@@ -6,13 +6,24 @@ from contextlib import asynccontextmanager
 from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_error_handlers
-from app.routers import auth, chains, demands, events, health, imports, leaders, matches, smes
+from app.routers import (
+    auth,
+    chains,
+    demands,
+    events,
+    health,
+    imports,
+    leaders,
+    matches,
+    smes,
+    web,
+)
 from app.services.matching import MatchingRuntime
 
 log = logging.getLogger("chainmatch")
@@ -157,9 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    web.install(app)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseBadCharacters)

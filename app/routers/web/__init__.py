@@ -1,0 +1,28 @@
+"""The web console (server-rendered, Chinese), served by the same app as the API."""
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from app.config import PROJECT_ROOT
+from app.routers.web import pages
+from app.routers.web.common import LoginRequired, WrongRole, render
+
+router = APIRouter(include_in_schema=False)
+router.include_router(pages.router)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the console's pages, static files and its redirect-to-login handling."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "app" / "static"), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def _login(_: Request, exc: LoginRequired) -> RedirectResponse:
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+    @app.exception_handler(WrongRole)
+    async def _wrong_role(request: Request, _: WrongRole) -> HTMLResponse:
+        return render(request, "web/forbidden.html", status_code=403)

@@ -1,0 +1,142 @@
+"""Shared parts of the web console: templates, the signed-in user, form errors, redirects."""
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+from pydantic import ValidationError
+
+from app.deps import SESSION_COOKIE, SessionDep, SettingsDep
+from app.errors import DomainError, InvalidInput, Unauthorized, field_errors_from_pydantic
+from app.services import auth
+from app.services.auth import Principal
+from matching import vocab
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent.parent / "templates")
+
+
+def highlight_terms(text: str | None, terms: list[str] | None) -> Markup:
+    """Escape `text`, then wrap each matched term in <mark> (longest terms first)."""
+    out = str(escape(text or ""))
+    for term in sorted({t for t in terms or [] if t and t.strip()}, key=len, reverse=True):
+        safe = str(escape(term))
+        # Skip terms inside markup already added for a longer term.
+        out = out.replace(safe, f"\x00{safe}\x01")
+    out = out.replace("\x00", "<mark>").replace("\x01", "</mark>")
+    return Markup(out)
+
+
+TEMPLATES.env.filters["highlight_terms"] = highlight_terms
+TEMPLATES.env.globals.update(
+    tier_labels={t.value: label for t, label in vocab.TIER_LABELS.items()},
+    role_labels=auth.ROLE_LABELS,
+)
+_SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+class LoginRequired(Exception):
+    """Raised by console pages without a valid session; answered with a redirect to /login."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+class WrongRole(Exception):
+    """A signed-in user opened another role's page."""
+
+
+def web_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+    """The signed-in user of a console page (session cookie); otherwise off to /login."""
+    token = request.cookies.get(SESSION_COOKIE)
+    next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not token:
+        raise LoginRequired(next_url)
+    try:
+        principal = auth.authenticate(session, settings, token)
+    except Unauthorized:
+        raise LoginRequired(next_url) from None
+    if request.method not in _SAFE:
+        # SameSite=Lax keeps the cookie off cross-site POSTs; this also refuses a foreign Origin.
+        origin = request.headers.get("origin") or request.headers.get("referer")
+        if origin and urlsplit(origin).netloc != request.headers.get("host"):
+            raise WrongRole()
+    session.info["principal"] = principal
+    session.info["request"] = f"{request.method} {request.url.path}"
+    return principal
+
+
+WebUser = Annotated[Principal, Depends(web_principal)]
+
+
+def web_role(*roles: str):
+    """A dependency admitting only these roles (admins always) to a console page."""
+    allowed = set(roles) | {"admin"}
+
+    def check(principal: WebUser) -> Principal:
+        if principal.role not in allowed:
+            raise WrongRole()
+        return principal
+
+    return check
+
+
+SmeUser = Annotated[Principal, Depends(web_role("sme"))]
+LeaderUser = Annotated[Principal, Depends(web_role("leader"))]
+OrganizerUser = Annotated[Principal, Depends(web_role("organizer"))]
+
+
+def render(
+    request: Request,
+    template: str,
+    user: Principal | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A console page; `msg` in the query string shows as a notice at the top."""
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"user": user, "notice": request.query_params.get("msg"), **context},
+        status_code=status_code,
+    )
+
+
+def redirect(url: str, msg: str | None = None) -> RedirectResponse:
+    """303 to a page (after a POST), optionally with a notice."""
+    if msg:
+        url += ("&" if "?" in url else "?") + "msg=" + quote(msg)
+    return RedirectResponse(url, status_code=303)
+
+
+def form_errors(exc: Exception) -> dict[str, str]:
+    """Field name -> Chinese message, for showing errors next to their inputs.
+
+    Accepts a pydantic ValidationError, an InvalidInput or a DomainError (under the key "_").
+    """
+    if isinstance(exc, ValidationError):
+        errors = field_errors_from_pydantic(exc.errors())
+    elif isinstance(exc, InvalidInput):
+        errors = exc.errors
+    elif isinstance(exc, DomainError):
+        return {"_": exc.message_zh}
+    else:
+        raise exc
+    out: dict[str, str] = {}
+    for err in errors:
+        parts = [str(p) for p in err.loc if p != "body"]
+        key = parts[0] if parts else "_"
+        out.setdefault(key, err.msg_zh)
+    return out
+
+
+def split_list(text: str | None) -> list[str]:
+    """A list typed in a text box: one per line, or separated by 、 , ; ，；."""
+    if not text:
+        return []
+    for sep in ("\n", "、", "，", "；", ";", ","):
+        text = text.replace(sep, "\n")
+    return [part.strip() for part in text.split("\n") if part.strip()]
