@@ -5,11 +5,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.config import PROJECT_ROOT
-from app.routers.web import pages
+from app.routers.web import leader, organizer, pages, sme
 from app.routers.web.common import LoginRequired, WrongRole, render
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
+router.include_router(sme.router)
+router.include_router(leader.router)
+router.include_router(organizer.router)
 
 
 def install(app: FastAPI) -> None:
