@@ -60,7 +60,7 @@ def seed_demo(
                 stats = demo.load_demo(session, settings, index=runtime)
                 console.print(
                     f"demo data: {stats.leaders} leaders, {stats.demands} needs, "
-                    f"{stats.smes} SME profiles added"
+                    f"{stats.smes} SME profiles, {stats.accounts} demo accounts added"
                 )
         _encode_with_progress(runtime, factory)
     finally:

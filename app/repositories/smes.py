@@ -115,3 +115,12 @@ def count(session: Session) -> int:
         )
         or 0
     )
+
+
+def id_by_uscc(session: Session, uscc: str) -> int | None:
+    """The live SME profile of the firm with this credit code."""
+    return session.scalar(
+        select(SmeProfile.id)
+        .join(Enterprise, Enterprise.id == SmeProfile.enterprise_id)
+        .where(Enterprise.uscc == uscc, SmeProfile.deleted_at.is_(None))
+    )

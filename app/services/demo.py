@@ -13,7 +13,8 @@ from app.repositories import enterprises as enterprise_repo
 from app.repositories import leaders as leader_repo
 from app.repositories import smes as sme_repo
 from app.schemas.leader import LeaderCreate
-from app.services import demands, leaders, smes
+from app.repositories import users as user_repo
+from app.services import auth, demands, leaders, smes
 from app.services.matching import MatchingRuntime
 
 
@@ -24,6 +25,7 @@ class DemoStats:
     leaders: int = 0
     demands: int = 0
     smes: int = 0
+    accounts: int = 0
 
 
 def _read(directory: Path, name: str) -> list[dict[str, Any]]:
@@ -68,4 +70,29 @@ def load_demo(
     fresh = [r for r in sme_rows if not (r.get("uscc") in known and known[r["uscc"]].id in taken)]
     if fresh:
         stats.smes = len(smes.bulk_create(session, fresh, settings, index))
+    stats.accounts = _load_accounts(session, directory, leader_repo.by_name(session))
     return stats
+
+
+def _load_accounts(session: Session, directory: Path, leaders_by_name: dict) -> int:
+    """Demo sign-ins, one per role (their passwords are in the README; demo only)."""
+    path = directory / "accounts.json"
+    if not path.exists():
+        return 0
+    added = 0
+    for row in json.loads(path.read_text(encoding="utf-8")):
+        if user_repo.by_username(session, row["username"]) is not None:
+            continue
+        leader = leaders_by_name.get(row.get("leader", ""))
+        sme_id = sme_repo.id_by_uscc(session, row["sme_uscc"]) if row.get("sme_uscc") else None
+        auth.create_user(
+            session,
+            row["username"],
+            row["password"],
+            row["role"],
+            display_name=row.get("display_name", ""),
+            leader_id=leader.id if leader else None,
+            sme_id=sme_id,
+        )
+        added += 1
+    return added

@@ -36,4 +36,24 @@ def test_demo_set_loads_once_and_covers_the_province(
     assert len({d["chain"] for d in demands}) == 11
 
     again = demo.load_demo(session, settings)
-    assert (again.leaders, again.demands, again.smes) == (0, 0, 0)
+    assert (again.leaders, again.demands, again.smes, again.accounts) == (0, 0, 0, 0)
+
+
+def test_demo_accounts_sign_in_bound_to_their_firms(
+    client: TestClient, anon_client: TestClient, session: Session, settings: Settings
+) -> None:
+    stats = demo.load_demo(session, settings)
+    session.commit()
+    assert stats.accounts == 4
+    roles = {}
+    for username in ("admin", "organizer", "crrc-sifang", "qijing-rail"):
+        password = "chainmatch-admin" if username == "admin" else "chainmatch-demo"
+        r = anon_client.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}
+        )
+        assert r.status_code == 200, r.text
+        roles[username] = r.json()["user"]
+    assert roles["crrc-sifang"]["leader_id"] is not None
+    assert roles["qijing-rail"]["sme_id"] is not None
+    sme = client.get(f"/api/v1/smes/{roles['qijing-rail']['sme_id']}").json()
+    assert sme["uscc"] == "913701003582504562"
