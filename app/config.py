@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_max_failures_per_ip: int = 30
     login_window_seconds: int = 900
+    # SMEs may open their own accounts (POST /auth/signup, /signup in the console).
+    sme_signup: bool = True
     # Mark the session cookie Secure (behind HTTPS).
     cookie_secure: bool = False
     log_level: str = "info"

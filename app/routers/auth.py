@@ -15,6 +15,7 @@ from app.schemas.auth import (
     LoginIn,
     LoginRead,
     PersonalTokenCreate,
+    SignupIn,
     TokenRead,
     UserCreate,
     UserRead,
@@ -61,6 +62,20 @@ def client_ip(request: Request) -> str:
 @router.post("/auth/login", summary="登录 / sign in")
 def login(data: LoginIn, request: Request, session: SessionDep, settings: SettingsDep) -> LoginRead:
     """Exchange a username and password for a session token (429 after repeated failures)."""
+    token, row, user = service.login(
+        session, settings, data.username, data.password, client_ip(request)
+    )
+    return LoginRead(access_token=token, expires_at=row.expires_at, user=user_read(user))
+
+
+@router.post(
+    "/auth/signup", status_code=status.HTTP_201_CREATED, summary="中小企业注册账号 / SME sign-up"
+)
+def signup(
+    data: SignupIn, request: Request, session: SessionDep, settings: SettingsDep
+) -> LoginRead:
+    """An SME opens its own account and is signed in; it then registers its profile (POST /smes)."""
+    service.sme_signup(session, settings, data.username, data.password, data.display_name)
     token, row, user = service.login(
         session, settings, data.username, data.password, client_ip(request)
     )

@@ -36,6 +36,14 @@ class UserCreate(Schema):
     sme_id: DbId | None = None
 
 
+class SignupIn(Schema):
+    """An SME's own account."""
+
+    username: Username
+    password: Password
+    display_name: Annotated[str, StringConstraints(max_length=100)] = ""
+
+
 class UserUpdate(Schema):
     """Changes an admin makes to an account; a new password or deactivation ends its sessions."""
 

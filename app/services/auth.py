@@ -11,7 +11,15 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.errors import Conflict, FieldError, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from app.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from app.repositories import users as repo
 from models import AuthToken, ChainLeader, LoginFailure, SmeProfile, User, utcnow
 
@@ -208,6 +216,18 @@ def update_user(session: Session, user_id: int, changes: dict) -> User:
             revoke_all(session, user.id)
     session.flush()
     return user
+
+
+def sme_signup(
+    session: Session, settings: Settings, username: str, password: str, display_name: str = ""
+) -> User:
+    """An SME opens its own account, where the deployment allows it; then it adds its profile."""
+    if not settings.sme_signup:
+        raise Forbidden(
+            "self sign-up is closed; ask the platform administrator for an account",
+            "本平台未开放自助注册，请联系平台管理员开通账号",
+        )
+    return create_user(session, username, password, "sme", display_name=display_name)
 
 
 def bind_sme(session: Session, user_id: int, sme_id: int) -> None:

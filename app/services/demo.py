@@ -12,8 +12,8 @@ from app.repositories import demands as demand_repo
 from app.repositories import enterprises as enterprise_repo
 from app.repositories import leaders as leader_repo
 from app.repositories import smes as sme_repo
-from app.schemas.leader import LeaderCreate
 from app.repositories import users as user_repo
+from app.schemas.leader import LeaderCreate
 from app.services import auth, demands, leaders, smes
 from app.services.matching import MatchingRuntime
 

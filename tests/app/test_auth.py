@@ -423,3 +423,25 @@ def test_create_user_on_the_command_line(tmp_path, monkeypatch) -> None:
             assert auth.verify_password(row[0], PASSWORD)
         finally:
             get_settings.cache_clear()
+
+
+def test_sme_signup_and_its_switch(client: TestClient, anon_client: TestClient) -> None:
+    r = anon_client.post(
+        "/api/v1/auth/signup", json={"username": "self.made", "password": PASSWORD}
+    )
+    body = made(r)
+    assert body["user"]["role"] == "sme" and body["user"]["sme_id"] is None
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    sme = made(anon_client.post("/api/v1/smes", json=sme_payload(), headers=headers))
+    assert made(anon_client.get("/api/v1/auth/me", headers=headers), 200)["sme_id"] == sme["id"]
+    # Nobody signs up as anything but an SME.
+    r = anon_client.post(
+        "/api/v1/auth/signup", json={"username": "boss", "password": PASSWORD, "role": "admin"}
+    )
+    assert r.status_code == 422
+    client.app.state.settings.sme_signup = False
+    try:
+        r = anon_client.post("/api/v1/auth/signup", json={"username": "late", "password": PASSWORD})
+        assert r.status_code == 403 and "管理员" in r.json()["message_zh"]
+    finally:
+        client.app.state.settings.sme_signup = True

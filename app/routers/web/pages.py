@@ -109,9 +109,7 @@ def signup_submit(
         data = UserCreate(
             username=username, password=password, role="sme", display_name=display_name
         )
-        auth.create_user(
-            session, data.username, data.password, "sme", display_name=data.display_name
-        )
+        auth.sme_signup(session, settings, data.username, data.password, data.display_name)
         token, _row, _user = auth.login(
             session, settings, data.username, data.password, client_ip(request)
         )
