@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -445,3 +447,13 @@ def test_sme_signup_and_its_switch(client: TestClient, anon_client: TestClient) 
         assert r.status_code == 403 and "管理员" in r.json()["message_zh"]
     finally:
         client.app.state.settings.sme_signup = True
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(username=st.text(max_size=80), password=st.text(max_size=300))
+def test_any_login_input_is_a_clear_refusal(anon_client: TestClient, username, password) -> None:
+    r = anon_client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert r.status_code in (401, 422, 429), r.text
+    assert "message_zh" in r.json() or "detail" in r.json()
