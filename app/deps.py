@@ -6,6 +6,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, Path, Query, Request
+from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -122,8 +123,13 @@ def optional_principal(
     return principal
 
 
+_BEARER_SCHEME = HTTPBearer(auto_error=False, description="POST /api/v1/auth/login 获取令牌")
+
+
 def require_principal(
     principal: Annotated[Principal | None, Depends(optional_principal)],
+    # Declares the bearer scheme in OpenAPI (the Authorize button of /docs); read above.
+    _scheme: Annotated[object, Depends(_BEARER_SCHEME)] = None,
 ) -> Principal:
     """A signed-in caller; 401 otherwise."""
     if principal is None:

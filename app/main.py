@@ -6,8 +6,11 @@ from contextlib import asynccontextmanager
 from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
@@ -144,6 +147,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="山东标志性产业链链主企业与专精特新中小企业供需对接 / "
         "matchmaking between chain leaders and specialised SMEs",
         lifespan=lifespan,
+        # Served from the installed swagger-ui-bundle below: the default loads it from a CDN,
+        # which a machine without internet access cannot reach.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.session_factory = None
@@ -169,6 +176,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
 
     web.install(app)
+    app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="链配 chainmatch API",
+            swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/swagger-ui/favicon-32x32.png",
+        )
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseBadCharacters)
