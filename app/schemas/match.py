@@ -21,6 +21,16 @@ class SmeMatch(BaseModel):
     components: dict[str, float]
     reasons: list[str]
     matched_terms: list[str]
+    # Of the need's required certificates: those the SME holds and those it lacks (must first).
+    certifications_held: list[str] = Field(
+        default_factory=list, description="需求要求且企业具备的资质 / required and held"
+    )
+    certifications_missing: list[str] = Field(
+        default_factory=list, description="需求要求但企业缺少的资质 / required but missing"
+    )
+    certifications_missing_must: list[str] = Field(
+        default_factory=list, description="其中缺少的必备资质 / missing must certificates"
+    )
 
 
 class DemandMatch(BaseModel):
@@ -36,6 +46,16 @@ class DemandMatch(BaseModel):
     components: dict[str, float]
     reasons: list[str]
     matched_terms: list[str]
+    # Of the need's required certificates: those the SME holds and those it lacks (must first).
+    certifications_held: list[str] = Field(
+        default_factory=list, description="需求要求且企业具备的资质 / required and held"
+    )
+    certifications_missing: list[str] = Field(
+        default_factory=list, description="需求要求但企业缺少的资质 / required but missing"
+    )
+    certifications_missing_must: list[str] = Field(
+        default_factory=list, description="其中缺少的必备资质 / missing must certificates"
+    )
 
 
 class SmeMatchList(BaseModel):

@@ -25,6 +25,16 @@ from matching.matcher import Match, ProfileFilter
 from matching.vocab import normalize_certification
 
 
+def _certs(m: Match) -> dict[str, list[str]]:
+    """The need's required certificates split into held and missing (must ones first)."""
+    f = m.features
+    return {
+        "certifications_held": list(f.certs_held),
+        "certifications_missing": [*f.certs_missing_must, *f.certs_missing_preferred],
+        "certifications_missing_must": list(f.certs_missing_must),
+    }
+
+
 def _sme_item(runtime: MatchingRuntime, m: Match) -> SmeMatch:
     p = runtime.matcher.profiles[m.id]
     return SmeMatch(
@@ -38,6 +48,7 @@ def _sme_item(runtime: MatchingRuntime, m: Match) -> SmeMatch:
         components=m.components,
         reasons=m.reasons,
         matched_terms=m.features.matched_terms,
+        **_certs(m),
     )
 
 
@@ -95,6 +106,7 @@ def sme_matches(
                 components=m.components,
                 reasons=m.reasons,
                 matched_terms=m.features.matched_terms,
+                **_certs(m),
             )
         )
     leader_ids = demand_repo.leader_ids(session, [x.demand_id for x in out])

@@ -35,7 +35,7 @@ def test_seed_demo_encodes_then_reindex(cli_env) -> None:
     runner = CliRunner()
     r = runner.invoke(cli, ["seed-demo"])
     assert r.exit_code == 0, r.output
-    assert "SME profiles added" in r.output and "encoded" in r.output
+    assert "SME profiles, 4 demo accounts added" in r.output and "encoded" in r.output
     smes = count(cli_env, select(func.count()).select_from(SmeProfile))
     vectors = count(
         cli_env, select(func.count()).select_from(Embedding).where(Embedding.entity_type == "sme")

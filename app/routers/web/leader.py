@@ -1,5 +1,356 @@
-"""Console pages of the leader role."""
+"""Console pages of the leader role: needs, ranked SMEs with explanations, shortlist, events."""
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from app.deps import IndexDep, PathId, SessionDep
+from app.errors import DomainError, Forbidden, InvalidInput, NotFound
+from app.repositories.demands import DemandFilters
+from app.routers.web.common import LeaderUser, redirect, render, split_list
+from app.routers.web.sme import (
+    COMPONENT_LABELS,
+    CONTACT_NOTE,
+    FormDep,
+    bar_scale,
+    page_errors,
+    party_events,
+    status_of,
+)
+from app.schemas.auth import InterestCreate
+from app.schemas.demand import DemandCreate, DemandRead, DemandUpdate
+from app.services import access, demands, interests, matches, smes
+from app.services.auth import Principal
+from app.services.taxonomy import CodeBook
+from matching import vocab
+from matching.matcher import ProfileFilter
 
 router = APIRouter(include_in_schema=False)
+
+# Blank certificate rows offered below the ones a need already has.
+EXTRA_CERT_ROWS = 3
+REGION_SCOPES = [(s.value, label) for s, label in vocab.REGION_SCOPE_LABELS.items()]
+
+
+def _forbidden(request: Request, user: Principal, exc: DomainError) -> HTMLResponse:
+    return render(
+        request, "web/leader/forbidden.html", user, status_code=403, message=exc.message_zh
+    )
+
+
+def _missing(request: Request, user: Principal, exc: DomainError) -> HTMLResponse:
+    return render(request, "web/sme/missing.html", user, status_code=404, message=exc.message_zh)
+
+
+def _refused(request: Request, user: Principal, exc: DomainError) -> HTMLResponse:
+    if isinstance(exc, NotFound):
+        return _missing(request, user, exc)
+    return _forbidden(request, user, exc)
+
+
+def _interested(session: Session, user: Principal) -> dict[int, dict[int, dict[str, bool]]]:
+    """demand id -> SME id -> which sides showed interest, and whether it is mutual."""
+    out: dict[int, dict[int, dict[str, bool]]] = {}
+    for row in interests.list_for(session, user):
+        s = out.setdefault(row.demand_id, {}).setdefault(
+            row.sme_id, {"sme": False, "leader": False, "mutual": False}
+        )
+        s[row.side] = True
+        s["mutual"] = s["mutual"] or row.mutual
+    return out
+
+
+@router.get("/leader", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep, user: LeaderUser) -> HTMLResponse:
+    """This leader's needs with their status and how many SMEs are interested."""
+    needs: list[DemandRead] = []
+    if user.leader_id is not None:
+        page = demands.list_page(session, DemandFilters(leader_id=user.leader_id), 200, 0)
+        needs = page.items
+    interested = _interested(session, user)
+    counts = {d: sum(1 for s in per_sme.values() if s["sme"]) for d, per_sme in interested.items()}
+    shortlisted = {
+        d: sum(1 for s in per_sme.values() if s["leader"]) for d, per_sme in interested.items()
+    }
+    return render(
+        request,
+        "web/leader/home.html",
+        user,
+        needs=needs,
+        counts=counts,
+        shortlisted=shortlisted,
+        events=party_events(session, "L", user.leader_id),
+    )
+
+
+# -- the need form --------------------------------------------------------------------------------
+
+
+def _budget_text(need: DemandRead) -> str:
+    b = need.budget
+    if b is None:
+        return ""
+    if b.negotiable:
+        return "面议"
+    if b.min == b.max:
+        return f"{b.min:g}"
+    return f"{b.min or 0:g}-{b.max or 0:g}"
+
+
+def _need_form(need: DemandRead) -> dict[str, Any]:
+    """The form fields of a stored need."""
+    return {
+        "title": need.title,
+        "description": need.description,
+        "chain": need.chain or "",
+        "link": need.link or "",
+        "need_type": need.need_type,
+        "keywords": "、".join(need.keywords),
+        "specification": need.specification or "",
+        "material_process": need.material_process or "",
+        "quantity": "" if need.quantity is None else f"{need.quantity:g}",
+        "unit": need.unit or "",
+        "budget": _budget_text(need),
+        "certs": [(c["name"], bool(c.get("must", True))) for c in need.required_certifications],
+        "region_scope": need.region_preference.scope,
+        "region_cities": list(need.region_preference.cities),
+        "min_tier": need.min_tier or "",
+        "lead_time_days": "" if need.lead_time_days is None else str(need.lead_time_days),
+        "valid_until": need.valid_until.isoformat() if need.valid_until else "",
+        "status": need.status,
+        "contact_name": need.contact_name or "",
+        "contact_phone": need.contact_phone or "",
+        "contact_email": need.contact_email or "",
+        "version": str(need.version),
+    }
+
+
+def _posted_need(data: Any) -> dict[str, Any]:
+    """The form as typed; certificate rows are cert_name_N with an optional cert_must_N."""
+    form: dict[str, Any] = {k: str(v).strip() for k, v in data.items()}
+    rows = sorted(
+        int(k.removeprefix("cert_name_"))
+        for k in form
+        if k.startswith("cert_name_") and k.removeprefix("cert_name_").isdigit()
+    )
+    form["certs"] = [
+        (form[f"cert_name_{i}"], f"cert_must_{i}" in form) for i in rows if form[f"cert_name_{i}"]
+    ]
+    form["region_cities"] = [str(v) for v in data.getlist("region_cities")]
+    return form
+
+
+def _need_payload(form: dict[str, Any]) -> dict[str, Any]:
+    """The API's input shape from the form; blank boxes mean "not given"."""
+
+    def opt(name: str) -> str | None:
+        return form.get(name) or None
+
+    scope = form.get("region_scope") or "any"
+    region: Any = {"scope": scope, "cities": form["region_cities"] if scope == "cities" else []}
+    return {
+        "title": form.get("title", ""),
+        "description": form.get("description", ""),
+        "chain": opt("chain"),
+        "link": opt("link"),
+        "need_type": form.get("need_type", ""),
+        "keywords": split_list(form.get("keywords")),
+        "specification": opt("specification"),
+        "material_process": opt("material_process"),
+        "quantity": opt("quantity"),
+        "unit": opt("unit"),
+        "budget": opt("budget"),
+        "required_certifications": [{"name": n, "must": must} for n, must in form["certs"]],
+        "region_preference": region,
+        "min_tier": opt("min_tier"),
+        "lead_time_days": opt("lead_time_days"),
+        "valid_until": opt("valid_until"),
+        "status": form.get("status") or "published",
+        "contact_name": opt("contact_name"),
+        "contact_phone": opt("contact_phone"),
+        "contact_email": opt("contact_email"),
+    }
+
+
+def _link_groups(session: Session) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Links of the current taxonomy grouped by chain name, for one select box."""
+    book = CodeBook.load(session)
+    names = {c.id: c.name for c in book.chains.values()}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for link in sorted(book.links.values(), key=lambda x: (x.chain_id, x.code)):
+        groups.setdefault(names.get(link.chain_id, ""), []).append((link.code, link.name))
+    return list(groups.items())
+
+
+def _need_page(
+    request: Request,
+    session: Session,
+    user: Principal,
+    form: dict[str, Any],
+    errors: dict[str, str],
+    need_id: int | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    book = CodeBook.load(session)
+    certs = list(form.get("certs") or [])
+    rows = certs + [("", True)] * EXTRA_CERT_ROWS
+    statuses = [(s.value, label) for s, label in vocab.DEMAND_STATUS_LABELS.items()]
+    if need_id is None:
+        # A new need is published or kept as a draft; later moves follow the lifecycle.
+        statuses = [x for x in statuses if x[0] in ("draft", "published")]
+    return render(
+        request,
+        "web/leader/need_form.html",
+        user,
+        status_code=status_code,
+        form=form,
+        errors=errors,
+        need_id=need_id,
+        cert_rows=rows,
+        chains=sorted(((c.code, c.name) for c in book.chains.values()), key=lambda x: x[0]),
+        link_groups=_link_groups(session),
+        need_types=[(t.value, label) for t, label in vocab.NEED_TYPE_LABELS.items()],
+        tiers=[(t.value, label) for t, label in vocab.TIER_LABELS.items()],
+        statuses=statuses,
+        scopes=REGION_SCOPES,
+        cities=list(vocab.SHANDONG_CITIES),
+        known_certs=list(vocab.KNOWN_CERTIFICATIONS.items()),
+    )
+
+
+@router.get("/leader/needs/new", response_class=HTMLResponse)
+def new_need(request: Request, session: SessionDep, user: LeaderUser) -> HTMLResponse:
+    """An empty need form."""
+    if user.leader_id is None:
+        return _forbidden(request, user, Forbidden("no leader", "本账号未绑定链主企业"))
+    form = {"certs": [], "region_scope": "province", "region_cities": [], "status": "published"}
+    return _need_page(request, session, user, form, {})
+
+
+@router.post("/leader/needs/new", response_class=HTMLResponse)
+def create_need(
+    request: Request, session: SessionDep, index: IndexDep, user: LeaderUser, data: FormDep
+) -> Response:
+    """Post a need for this leader; then show its ranked SMEs."""
+    if user.leader_id is None:
+        return _forbidden(request, user, Forbidden("no leader", "本账号未绑定链主企业"))
+    form = _posted_need(data)
+    try:
+        payload = {**_need_payload(form), "leader_id": user.leader_id}
+        access.ensure_leader_editor(user, user.leader_id)
+        need = demands.create(session, DemandCreate.model_validate(payload), index)
+    except (ValidationError, InvalidInput, DomainError) as exc:
+        return _need_page(request, session, user, form, page_errors(exc), None, status_of(exc))
+    return redirect(f"/leader/needs/{need.id}", "需求已发布，以下是系统推荐的中小企业")
+
+
+@router.get("/leader/needs/{demand_id}/edit", response_class=HTMLResponse)
+def edit_need(
+    request: Request, demand_id: PathId, session: SessionDep, user: LeaderUser
+) -> HTMLResponse:
+    """The form of one of this leader's needs."""
+    try:
+        access.ensure_demand_editor(session, user, demand_id)
+        need = demands.get(session, demand_id)
+    except DomainError as exc:
+        return _refused(request, user, exc)
+    return _need_page(request, session, user, _need_form(need), {}, demand_id)
+
+
+@router.post("/leader/needs/{demand_id}/edit", response_class=HTMLResponse)
+def update_need(
+    request: Request,
+    demand_id: PathId,
+    session: SessionDep,
+    index: IndexDep,
+    user: LeaderUser,
+    data: FormDep,
+) -> Response:
+    """Save an edit; the version from the form guards against overwriting a newer one."""
+    try:
+        access.ensure_demand_editor(session, user, demand_id)
+    except DomainError as exc:
+        return _refused(request, user, exc)
+    form = _posted_need(data)
+    try:
+        payload = {**_need_payload(form), "version": form.get("version") or None}
+        demands.update(session, demand_id, DemandUpdate.model_validate(payload), None, index)
+    except (ValidationError, InvalidInput, DomainError) as exc:
+        errors = page_errors(exc)
+        if status_of(exc) == 409 and "_" in errors:
+            errors["_"] += "。您的修改尚未保存：请重新打开本页载入最新内容后再修改。"
+        return _need_page(request, session, user, form, errors, demand_id, status_of(exc))
+    return redirect(f"/leader/needs/{demand_id}", "需求已保存")
+
+
+# -- ranked SMEs and the shortlist ------------------------------------------------------------
+
+
+@router.get("/leader/needs/{demand_id}", response_class=HTMLResponse)
+def need_matches(
+    request: Request, demand_id: PathId, session: SessionDep, index: IndexDep, user: LeaderUser
+) -> HTMLResponse:
+    """Ranked SMEs for one of this leader's needs, with explanations and the shortlist."""
+    try:
+        access.ensure_demand_reader(session, user, demand_id)
+        need = demands.get(session, demand_id)
+        ranked = matches.demand_matches(session, index, demand_id, 20, ProfileFilter(), True)
+    except DomainError as exc:
+        return _refused(request, user, exc)
+    view = access.ContactView(session, user)
+    per_sme = _interested(session, user).get(demand_id, {})
+    profiles = {}
+    wanted = {m.sme_id for m in ranked} | set(per_sme)
+    for sme_id in sorted(wanted):
+        try:
+            profiles[sme_id] = view.sme(smes.get(session, sme_id))
+        except NotFound:
+            continue  # deleted since
+    shortlist = [(profiles[i], s) for i, s in per_sme.items() if s["leader"] and i in profiles]
+    # SMEs that asked for this need but are not on the shortlist yet.
+    volunteers = [
+        (profiles[i], s)
+        for i, s in per_sme.items()
+        if s["sme"] and not s["leader"] and i in profiles
+    ]
+    return render(
+        request,
+        "web/leader/need.html",
+        user,
+        need=need,
+        items=[m for m in ranked if m.sme_id in profiles],
+        profiles=profiles,
+        state=per_sme,
+        shortlist=shortlist,
+        volunteers=volunteers,
+        scale=bar_scale(ranked),
+        labels=COMPONENT_LABELS,
+        contact_note=CONTACT_NOTE,
+    )
+
+
+@router.post("/leader/needs/{demand_id}/shortlist/{sme_id}")
+def shortlist(
+    request: Request, demand_id: PathId, sme_id: PathId, session: SessionDep, user: LeaderUser
+) -> Response:
+    """Put an SME on this need's shortlist (the leader's side of the interest)."""
+    try:
+        row = interests.express(session, user, InterestCreate(demand_id=demand_id, sme_id=sme_id))
+    except Forbidden as exc:
+        return _forbidden(request, user, exc)
+    except (DomainError, InvalidInput) as exc:
+        msg = exc.message_zh if isinstance(exc, DomainError) else "无法加入候选"
+        return redirect(f"/leader/needs/{demand_id}", msg)
+    msg = "已加入候选；该企业也有意向，双方联系方式已可见" if row.mutual else "已加入候选名单"
+    return redirect(f"/leader/needs/{demand_id}", msg)
+
+
+@router.get("/leader/events", response_class=HTMLResponse)
+def events_page(request: Request, session: SessionDep, user: LeaderUser) -> HTMLResponse:
+    """Docking events this leader takes part in, with its meetings and agenda links."""
+    return render(
+        request, "web/leader/events.html", user, events=party_events(session, "L", user.leader_id)
+    )
