@@ -17,6 +17,7 @@ from matching.timeslots import slot_times
 from matching.vocab import CITIES, normalize_certification, parse_city
 from tests.dbutil import postgres_url
 from tests.factories import leader_payload, sme_payload
+from tests.servers import ADMIN_HEADERS, ADMIN_TOKEN
 
 MARKUP = [
     "<script>alert('x')</script>",
@@ -137,9 +138,10 @@ def test_two_writers_on_postgres_lose_no_update(tmp_path, database_url) -> None:
             encoder="hashing",
             index_poll_seconds=0,
             encode_poll_seconds=0,
+            admin_token=ADMIN_TOKEN,
         )
     )
-    with TestClient(app) as c:
+    with TestClient(app, headers=ADMIN_HEADERS) as c:
         sme = c.post("/api/v1/smes", json=sme_payload()).json()
         barrier = threading.Barrier(2)
         results: dict[str, int] = {}
