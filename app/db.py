@@ -60,8 +60,14 @@ def get_session(request: Request) -> Iterator[Session]:
     session: Session = request.app.state.session_factory()
     try:
         yield session
-        session.commit()
-        dirty = session.info.pop("index_dirty", False)
+        if getattr(request.state, "refused", False) and not session.info.get("commit_on_error"):
+            # A console page that answers with an error keeps nothing a service wrote before it
+            # refused (the handler returned normally, so no exception rolls it back).
+            session.rollback()
+            dirty = False
+        else:
+            session.commit()
+            dirty = session.info.pop("index_dirty", False)
     except BaseException:
         if session.info.pop("commit_on_error", False):
             # A refused login still counts towards the rate limit.

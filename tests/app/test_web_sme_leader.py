@@ -237,9 +237,14 @@ def test_leader_posts_a_need_and_shortlists_ranked_smes(client: TestClient) -> N
     assert edit.status_code == 200 and 'value="200-500"' in edit.text
     version = re.search(r'name="version" value="(\d+)"', edit.text).group(1)
     moved = web.post(
-        f"/leader/needs/{need_id}/edit", data=need_form(status="signed", version=version)
+        f"/leader/needs/{need_id}/edit",
+        data=need_form(status="signed", title="不应保存的标题", version=version),
     )
     assert moved.status_code == 409 and "需求状态不能从" in error_for(moved.text, "status")
+    # A refused form keeps nothing: neither the status nor the other fields of the same post.
+    kept = client.get(f"/api/v1/demands/{need_id}").json()
+    assert kept["title"] != "不应保存的标题" and kept["status"] == "published"
+    assert str(kept["version"]) == version
     saved = web.post(
         f"/leader/needs/{need_id}/edit",
         data=need_form(title="转向架构架焊接件年度配套", version=version),

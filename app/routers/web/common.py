@@ -97,6 +97,8 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     """A console page; `msg` in the query string shows as a notice at the top."""
+    if status_code >= 400:
+        request.state.refused = True
     return TEMPLATES.TemplateResponse(
         request,
         template,

@@ -1,0 +1,24 @@
+"""Console plumbing: a page that answers with an error keeps nothing the handler wrote."""
+
+from fastapi import Request
+from fastapi.testclient import TestClient
+
+from app.deps import SessionDep
+from app.routers.web.common import render
+from app.schemas.leader import LeaderCreate
+from app.services import leaders
+from tests.factories import leader_payload
+
+
+def test_an_error_page_rolls_back_what_the_handler_wrote(client: TestClient) -> None:
+    app = client.app
+
+    @app.post("/_test/write-then-refuse/{status}")
+    def write_then_refuse(status: int, request: Request, session: SessionDep):
+        leaders.create(session, LeaderCreate.model_validate(leader_payload(name=f"留下{status}")))
+        return render(request, "web/forbidden.html", status_code=status)
+
+    assert client.post("/_test/write-then-refuse/422").status_code == 422
+    assert client.post("/_test/write-then-refuse/200").status_code == 200
+    names = {x["name"] for x in client.get("/api/v1/leaders?limit=200").json()["items"]}
+    assert "留下200" in names and "留下422" not in names
