@@ -96,7 +96,8 @@ def list_demands(
         certification=certification,
         q=q,
         open_on=date.today() if open_only else None,
-        include_deleted=include_deleted,
+        # Deleted records are for the staff (a restore is theirs or the owner's to ask for).
+        include_deleted=include_deleted and principal.is_staff,
     )
     result = service.list_page(session, filters, page.limit, page.offset)
     view = access.ContactView(session, principal)

@@ -85,7 +85,8 @@ def list_smes(
         tier=tier,
         certification=certification,
         q=q,
-        include_deleted=include_deleted,
+        # Deleted records are for the staff (a restore is theirs or the owner's to ask for).
+        include_deleted=include_deleted and principal.is_staff,
     )
     result = service.list_page(session, filters, page.limit, page.offset)
     view = access.ContactView(session, principal)

@@ -457,3 +457,12 @@ def test_any_login_input_is_a_clear_refusal(anon_client: TestClient, username, p
     r = anon_client.post("/api/v1/auth/login", json={"username": username, "password": password})
     assert r.status_code in (401, 422, 429), r.text
     assert "message_zh" in r.json() or "detail" in r.json()
+
+
+def test_deleted_profiles_are_listed_for_staff_only(world, client, anon_client) -> None:
+    gone = world["smes"][1]
+    made(client.delete(f"/api/v1/smes/{gone['id']}"), 204)
+    url = "/api/v1/smes?include_deleted=true&limit=200"
+    staff = {x["id"] for x in made(anon_client.get(url, headers=world["organizer"]), 200)["items"]}
+    other = {x["id"] for x in made(anon_client.get(url, headers=world["leader"]), 200)["items"]}
+    assert gone["id"] in staff and gone["id"] not in other
