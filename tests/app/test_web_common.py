@@ -22,3 +22,14 @@ def test_an_error_page_rolls_back_what_the_handler_wrote(client: TestClient) -> 
     assert client.post("/_test/write-then-refuse/200").status_code == 200
     names = {x["name"] for x in client.get("/api/v1/leaders?limit=200").json()["items"]}
     assert "留下200" in names and "留下422" not in names
+
+
+def test_highlight_escapes_and_marks_longest_terms() -> None:
+    from app.routers.web.common import highlight_terms
+
+    html = str(highlight_terms("<b>焊接件</b> & 焊接 lt", ["焊接", "焊接件", "lt", "amp"]))
+    assert html == (
+        "&lt;b&gt;<mark>焊接件</mark>&lt;/b&gt; &amp; <mark>焊接</mark> <mark>lt</mark>"
+    )
+    assert str(highlight_terms("IGBT模块", ["igbt"])) == "<mark>IGBT</mark>模块"
+    assert str(highlight_terms(None, ["x"])) == ""

@@ -1,5 +1,6 @@
 """Shared parts of the web console: templates, the signed-in user, form errors, redirects."""
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -20,14 +21,21 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent.par
 
 
 def highlight_terms(text: str | None, terms: list[str] | None) -> Markup:
-    """Escape `text`, then wrap each matched term in <mark> (longest terms first)."""
-    out = str(escape(text or ""))
-    for term in sorted({t for t in terms or [] if t and t.strip()}, key=len, reverse=True):
-        safe = str(escape(term))
-        # Skip terms inside markup already added for a longer term.
-        out = out.replace(safe, f"\x00{safe}\x01")
-    out = out.replace("\x00", "<mark>").replace("\x01", "</mark>")
-    return Markup(out)
+    """Escape `text` and wrap each matched term in <mark> (longest terms first, no nesting)."""
+    text = text or ""
+    wanted = sorted({t for t in terms or [] if t and t.strip()}, key=len, reverse=True)
+    if not wanted:
+        return Markup(escape(text))
+    # Match on the raw text, escape each piece: a term never cuts into an HTML entity.
+    pattern = re.compile("|".join(re.escape(t) for t in wanted), re.IGNORECASE)
+    out: list[str] = []
+    last = 0
+    for found in pattern.finditer(text):
+        out.append(str(escape(text[last : found.start()])))
+        out.append(f"<mark>{escape(found.group(0))}</mark>")
+        last = found.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
 
 
 TEMPLATES.env.filters["highlight_terms"] = highlight_terms
