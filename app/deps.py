@@ -112,10 +112,18 @@ def optional_principal(
     token, from_cookie = _bearer(request)
     if token is None:
         return None
-    principal = auth.authenticate(session, settings, token)
+    return bind_principal(
+        request, session, auth.authenticate(session, settings, token), from_cookie
+    )
+
+
+def bind_principal(
+    request: Request, session: Session, principal: Principal, from_cookie: bool
+) -> Principal:
+    """Refuse a cross-site write carried by the cookie; name the caller for the audit log."""
     if from_cookie and request.method not in _SAFE_METHODS:
         # A cookie rides along on cross-site requests; a foreign Origin may not write with it.
-        origin = request.headers.get("origin")
+        origin = request.headers.get("origin") or request.headers.get("referer")
         if origin and urlsplit(origin).netloc != request.headers.get("host"):
             raise Forbidden("cross-site request refused", "拒绝跨站请求")
     session.info["principal"] = principal

@@ -79,25 +79,19 @@ def interest(session: Session, side: str, demand_id: int, sme_id: int) -> Intere
     )
 
 
-def revealed_leaders(session: Session, sme_id: int) -> set[int]:
-    """Leaders whose contacts this SME may see: interest from both sides, or a placed meeting."""
-    mine = select(Interest.leader_id).where(Interest.sme_id == sme_id, Interest.side == "sme")
-    theirs = select(Interest.leader_id).where(Interest.sme_id == sme_id, Interest.side == "leader")
-    mutual = set(session.scalars(mine.intersect(theirs)).all())
-    met = session.scalars(
-        select(Meeting.leader_id).where(Meeting.sme_id == sme_id, _placed_meeting())
-    ).all()
-    return mutual | set(met)
+def revealed(session: Session, side: str, party_id: int) -> set[int]:
+    """Counterparts whose contacts this party may see: interest both ways, or a placed meeting.
 
-
-def revealed_smes(session: Session, leader_id: int) -> set[int]:
-    """SMEs whose contacts this leader may see."""
-    mine = select(Interest.sme_id).where(Interest.leader_id == leader_id, Interest.side == "leader")
-    theirs = select(Interest.sme_id).where(Interest.leader_id == leader_id, Interest.side == "sme")
+    `side` is the party's own side: "sme" gives leader ids, "leader" gives SME ids.
+    """
+    own, other = (Interest.sme_id, Interest.leader_id)
+    met_own, met_other = (Meeting.sme_id, Meeting.leader_id)
+    if side == "leader":
+        own, other, met_own, met_other = other, own, met_other, met_own
+    mine = select(other).where(own == party_id, Interest.side == side)
+    theirs = select(other).where(own == party_id, Interest.side != side)
     mutual = set(session.scalars(mine.intersect(theirs)).all())
-    met = session.scalars(
-        select(Meeting.sme_id).where(Meeting.leader_id == leader_id, _placed_meeting())
-    ).all()
+    met = session.scalars(select(met_other).where(met_own == party_id, _placed_meeting())).all()
     return mutual | set(met)
 
 

@@ -16,7 +16,6 @@ from app.deps import (
     require_principal,
     require_roles,
 )
-from app.errors import Forbidden
 from app.schemas.common import Page
 from app.schemas.event import (
     EventCreate,
@@ -120,20 +119,8 @@ def set_preferences(
 
     Organizers set any side; a leader or an SME account sets only its own side of its own pairs.
     """
-    if not principal.is_staff:
-        for pref in data.preferences:
-            own = (
-                pref.side == "leader"
-                and principal.role == "leader"
-                and principal.leader_id == pref.leader_id
-            ) or (
-                pref.side == "sme" and principal.role == "sme" and principal.sme_id == pref.sme_id
-            )
-            if not own:
-                raise Forbidden(
-                    "a participant marks only its own side of its own pairs",
-                    "参会方只能标记本方的配对意向",
-                )
+    for pref in data.preferences:
+        access.ensure_own_side(principal, pref.side, pref.leader_id, pref.sme_id)
     return service.set_preferences(session, event_id, data)
 
 

@@ -13,15 +13,11 @@ from models import Demand
 CONTACT_FIELDS = ("contact_name", "contact_phone", "contact_email")
 
 
-def _refuse(en: str, zh: str) -> Forbidden:
-    return Forbidden(en, zh)
-
-
 def ensure_sme_editor(principal: Principal, sme_id: int) -> None:
     """Only the SME itself (and admins) edit a profile."""
     if principal.role == "admin" or (principal.role == "sme" and principal.sme_id == sme_id):
         return
-    raise _refuse(f"only SME {sme_id} itself may change this profile", "只能修改本企业的档案")
+    raise Forbidden(f"only SME {sme_id} itself may change this profile", "只能修改本企业的档案")
 
 
 def ensure_can_create_sme(principal: Principal) -> None:
@@ -29,11 +25,11 @@ def ensure_can_create_sme(principal: Principal) -> None:
     if principal.is_staff or (principal.role == "sme" and principal.sme_id is None):
         return
     if principal.role == "sme":
-        raise _refuse(
+        raise Forbidden(
             f"this account already has SME profile {principal.sme_id}",
             f"本账号已绑定企业档案 {principal.sme_id}，请修改该档案",
         )
-    raise _refuse(
+    raise Forbidden(
         "only SME accounts and organizers register SMEs", "只有中小企业账号或组织方可登记企业档案"
     )
 
@@ -43,7 +39,7 @@ def ensure_leader_editor(principal: Principal, leader_id: int) -> None:
         principal.role == "leader" and principal.leader_id == leader_id
     ):
         return
-    raise _refuse(
+    raise Forbidden(
         f"only leader {leader_id} itself may change this firm or post its needs",
         "只能修改本链主企业的信息和需求",
     )
@@ -70,7 +66,7 @@ def ensure_demand_reader(session: Session, principal: Principal, demand_id: int)
     leader_id = demand_leader(session, demand_id)
     if principal.role == "leader" and principal.leader_id == leader_id:
         return
-    raise _refuse(
+    raise Forbidden(
         "only the leader that posted this need sees its matches",
         "只有发布该需求的链主可查看匹配结果",
     )
@@ -80,7 +76,7 @@ def ensure_sme_reader(principal: Principal, sme_id: int) -> None:
     """An SME's fitting needs are for that SME and the staff."""
     if principal.is_staff or (principal.role == "sme" and principal.sme_id == sme_id):
         return
-    raise _refuse("only this SME sees the needs that fit it", "只有该企业本身可查看适配需求")
+    raise Forbidden("only this SME sees the needs that fit it", "只有该企业本身可查看适配需求")
 
 
 def ensure_party(principal: Principal, party: str) -> None:
@@ -92,7 +88,20 @@ def ensure_party(principal: Principal, party: str) -> None:
         kind == "S" and principal.role == "sme" and principal.sme_id == number
     ):
         return
-    raise _refuse("this agenda belongs to another participant", "只能查看本方的日程")
+    raise Forbidden("this agenda belongs to another participant", "只能查看本方的日程")
+
+
+def ensure_own_side(principal: Principal, side: str, leader_id: int, sme_id: int) -> None:
+    """Organizers mark any side of a pair; a participant only its own side of its own pairs."""
+    if principal.is_staff:
+        return
+    if (side == "leader" and principal.role == "leader" and principal.leader_id == leader_id) or (
+        side == "sme" and principal.role == "sme" and principal.sme_id == sme_id
+    ):
+        return
+    raise Forbidden(
+        "a participant marks only its own side of its own pairs", "参会方只能标记本方的配对意向"
+    )
 
 
 class ContactView:
@@ -111,7 +120,7 @@ class ContactView:
         if p.role != "sme" or p.sme_id is None:
             return False
         if self._leaders is None:
-            self._leaders = user_repo.revealed_leaders(self.session, p.sme_id)
+            self._leaders = user_repo.revealed(self.session, "sme", p.sme_id)
         return leader_id in self._leaders
 
     def sees_sme(self, sme_id: int) -> bool:
@@ -121,7 +130,7 @@ class ContactView:
         if p.role != "leader" or p.leader_id is None:
             return False
         if self._smes is None:
-            self._smes = user_repo.revealed_smes(self.session, p.leader_id)
+            self._smes = user_repo.revealed(self.session, "leader", p.leader_id)
         return sme_id in self._smes
 
     def sme(self, read: Any) -> Any:

@@ -108,6 +108,11 @@ def _check_password_rules(password: str) -> None:
 
 
 def _check_binding(session: Session, role: str, leader_id: int | None, sme_id: int | None) -> None:
+    """The role is known and the bound firm fits it and exists."""
+    if role not in ROLES:
+        raise InvalidInput(
+            [FieldError(("body", "role"), f"role must be one of {ROLES}", "角色取值无效")]
+        )
     errors = []
     if role == "leader" and leader_id is None:
         errors.append(
@@ -164,10 +169,6 @@ def create_user(
     sme_id: int | None = None,
 ) -> User:
     """A new account; the username is unique regardless of case."""
-    if role not in ROLES:
-        raise InvalidInput(
-            [FieldError(("body", "role"), f"role must be one of {ROLES}", "角色取值无效")]
-        )
     _check_password_rules(password)
     _check_binding(session, role, leader_id, sme_id)
     if repo.by_username(session, username) is not None:
@@ -198,10 +199,6 @@ def update_user(session: Session, user_id: int, changes: dict) -> User:
     role = changes.get("role", user.role)
     leader_id = changes.get("leader_id", user.leader_id)
     sme_id = changes.get("sme_id", user.sme_id)
-    if role not in ROLES:
-        raise InvalidInput(
-            [FieldError(("body", "role"), f"role must be one of {ROLES}", "角色取值无效")]
-        )
     _check_binding(session, role, leader_id, sme_id)
     user.role, user.leader_id, user.sme_id = role, leader_id, sme_id
     if "display_name" in changes:

@@ -6,11 +6,9 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from app.repositories import console as repo
-from app.repositories import events as event_repo
 from app.repositories import leaders as leader_repo
 from app.repositories import smes as sme_repo
 from app.repositories import taxonomy as taxonomy_repo
-from app.schemas.event import PairRead
 from app.schemas.match import LinkCoverage
 from app.services import matches, taxonomy
 from app.services.matching import MatchingRuntime
@@ -111,21 +109,6 @@ def chain_map(session: Session, runtime: MatchingRuntime, code: str) -> ChainMap
         open_needs=sum(r.open_needs for r in coverage.links),
         sub_names={s.code: s.name for s in detail.sub_chains},
     )
-
-
-def event_pairs(session: Session, event_id: int) -> list[PairRead]:
-    """The marked or requested pairs of an event."""
-    return [
-        PairRead(
-            leader_id=p.leader_id,
-            sme_id=p.sme_id,
-            leader_mark=p.leader_mark,
-            sme_mark=p.sme_mark,
-            requested_by=p.requested_by,
-            request_status=p.request_status,
-        )
-        for p in event_repo.pairs(session, event_id)
-    ]
 
 
 def leader_options(session: Session, limit: int = 200) -> list[tuple[int, str]]:

@@ -345,6 +345,11 @@ def set_preferences(session: Session, event_id: int, data: PreferencesIn) -> lis
                 )
             pair.request_status = "accepted" if pref.request == "accept" else "declined"
     session.flush()
+    return list_pairs(session, event_id)
+
+
+def list_pairs(session: Session, event_id: int) -> list[PairRead]:
+    """The marked or requested pairs of an event."""
     return [
         PairRead(
             leader_id=p.leader_id,

@@ -198,6 +198,8 @@ def test_leader_posts_and_edits_only_its_own_needs(world, anon_client: TestClien
         ).status_code
         == 403
     )
+    # Leaders do not register SME profiles.
+    assert anon_client.post("/api/v1/smes", json=sme_payload(), headers=h).status_code == 403
     # Ranked SMEs are for the need's own leader and the staff.
     assert anon_client.get(f"/api/v1/demands/{posted['id']}/matches", headers=h).status_code == 200
     assert anon_client.get(f"/api/v1/demands/{other}/matches", headers=h).status_code == 403

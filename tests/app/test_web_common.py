@@ -33,3 +33,18 @@ def test_highlight_escapes_and_marks_longest_terms() -> None:
     )
     assert str(highlight_terms("IGBT模块", ["igbt"])) == "<mark>IGBT</mark>模块"
     assert str(highlight_terms(None, ["x"])) == ""
+
+
+def test_console_writes_from_another_site_are_refused(client: TestClient) -> None:
+    client.post(
+        "/api/v1/users",
+        json={"username": "org.x", "password": "long enough 1", "role": "organizer"},
+    )
+    web = TestClient(client.app, raise_server_exceptions=False)
+    r = web.post("/login", data={"username": "org.x", "password": "long enough 1"})
+    assert r.status_code == 200 and web.cookies.get("chainmatch_session")
+    forged = web.post("/logout", headers={"Origin": "https://evil.example"}, follow_redirects=False)
+    assert forged.status_code == 403 and "跨站" in forged.json()["message_zh"]
+    assert web.get("/organizer").status_code == 200  # the session survived
+    own = web.post("/logout", headers={"Origin": "http://testserver"}, follow_redirects=False)
+    assert own.status_code == 303

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import ValidationError
 
-from app.deps import SESSION_COOKIE, SessionDep, SettingsDep
+from app.deps import SESSION_COOKIE, SessionDep, SettingsDep, bind_principal
 from app.errors import DomainError, InvalidInput, Unauthorized, field_errors_from_pydantic
 from app.services import auth
 from app.services.auth import Principal
@@ -43,7 +43,6 @@ TEMPLATES.env.globals.update(
     tier_labels={t.value: label for t, label in vocab.TIER_LABELS.items()},
     role_labels=auth.ROLE_LABELS,
 )
-_SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
 class LoginRequired(Exception):
@@ -67,14 +66,7 @@ def web_principal(request: Request, session: SessionDep, settings: SettingsDep) 
         principal = auth.authenticate(session, settings, token)
     except Unauthorized:
         raise LoginRequired(next_url) from None
-    if request.method not in _SAFE:
-        # SameSite=Lax keeps the cookie off cross-site POSTs; this also refuses a foreign Origin.
-        origin = request.headers.get("origin") or request.headers.get("referer")
-        if origin and urlsplit(origin).netloc != request.headers.get("host"):
-            raise WrongRole()
-    session.info["principal"] = principal
-    session.info["request"] = f"{request.method} {request.url.path}"
-    return principal
+    return bind_principal(request, session, principal, from_cookie=True)
 
 
 WebUser = Annotated[Principal, Depends(web_principal)]

@@ -344,7 +344,7 @@ def _plan_page(
         "participants": participants,
         "leaders": [p for p in participants if p.kind == "leader"],
         "smes": [p for p in participants if p.kind == "sme"],
-        "pairs": console.event_pairs(session, event_id),
+        "pairs": service.list_pairs(session, event_id),
         "names": names,
         "schedule": schedule,
         "leader_options": console.leader_options(session),
