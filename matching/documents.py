@@ -108,6 +108,17 @@ def profile_text(p: ProfileDoc, max_chars: int = 400) -> str:
     return _SPACES.sub(" ", text)[:max_chars]
 
 
+def product_texts(p: ProfileDoc, limit: int = 50) -> list[str]:
+    """One short text per distinct product, for the per-product signals."""
+    out = dict.fromkeys(_SPACES.sub(" ", x).strip() for x in p.products)
+    return [x for x in out if x][:limit]
+
+
+def profile_passages(p: ProfileDoc) -> list[str]:
+    """Everything encoded for a profile: its whole text first, then each product."""
+    return [profile_text(p), *product_texts(p)]
+
+
 def need_text(n: NeedDoc, max_chars: int = 400) -> str:
     """The text that stands for a need: title and keywords first, then the details."""
     text = _join(

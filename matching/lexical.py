@@ -1,8 +1,9 @@
 """Lexical similarity: TF-IDF over character n-grams, kept current as documents come and go.
 
-Character 2-3-grams suit Chinese (no word boundaries) and keep exact product names, standards
-and part numbers (IGBT, Q345E, GB/T 3077) decisive, while single characters, which cause traps
-such as 机床 vs 床上用品, are left out.
+Character 1-3-grams suit Chinese (no word boundaries) and keep exact product names, standards
+and part numbers (IGBT, Q345E, GB/T 3077) decisive. Single characters were left out once, for
+traps such as 机床 vs 床上用品; on real company data they carry paraphrases (钢 in 钢板 and
+特殊钢) and measured better (README, "Matching quality"), and the other signals absorb the traps.
 """
 
 import threading
@@ -13,11 +14,13 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
 
+NGRAMS = (1, 3)
 
-def _vectorizer(n_features: int) -> HashingVectorizer:
+
+def _vectorizer(n_features: int, ngrams: tuple[int, int] = NGRAMS) -> HashingVectorizer:
     return HashingVectorizer(
         analyzer="char",
-        ngram_range=(2, 3),
+        ngram_range=ngrams,
         n_features=n_features,
         alternate_sign=False,
         norm=None,
@@ -32,13 +35,17 @@ class LexicalIndex:
     after changes, so scores always reflect the current corpus.
     """
 
-    def __init__(self, n_features: int = 2**20) -> None:
+    def __init__(
+        self, n_features: int = 2**20, ngrams: tuple[int, int] = NGRAMS, sublinear: bool = False
+    ) -> None:
         self.n_features = n_features
-        self._vectorizer = _vectorizer(n_features)
+        self.sublinear = sublinear
+        self._vectorizer = _vectorizer(n_features, ngrams)
         self._tf: dict[Hashable, sp.csr_matrix] = {}
         self._lock = threading.RLock()
         self._dirty = True
         self._ids: list[Hashable] = []
+        self._row: dict[Hashable, int] = {}
         self._weighted: sp.csr_matrix | None = None
         # The transpose, kept so a query is one sparse row times a CSR matrix.
         self._weighted_t: sp.csr_matrix | None = None
@@ -49,7 +56,8 @@ class LexicalIndex:
 
     def _term_frequencies(self, texts: Sequence[str]) -> sp.csr_matrix:
         tf = self._vectorizer.transform(list(texts)).tocsr().astype(np.float32)
-        tf.data = 1.0 + np.log(tf.data)  # sublinear tf
+        if self.sublinear:
+            tf.data = 1.0 + np.log(tf.data)
         return tf
 
     def fit(self, keys: Sequence[Hashable], texts: Sequence[str]) -> "LexicalIndex":
@@ -80,6 +88,7 @@ class LexicalIndex:
         if not self._dirty:
             return
         self._ids = list(self._tf)
+        self._row = {key: i for i, key in enumerate(self._ids)}
         if not self._ids:
             self._weighted = sp.csr_matrix((0, self.n_features), dtype=np.float32)
             self._weighted_t = self._weighted.T.tocsr()
@@ -112,3 +121,15 @@ class LexicalIndex:
             q = normalize(self._term_frequencies(texts).multiply(self.idf_).tocsr())
             values = (q @ self._weighted_t).toarray().astype(np.float32, copy=False)
             return list(self._ids), values.reshape(len(texts), len(self._ids))
+
+    def scores_of(self, text: str, keys: Iterable[Hashable]) -> dict[Hashable, float]:
+        """Cosine of the query with the given documents only (unknown keys are skipped)."""
+        with self._lock:
+            self._refresh()
+            rows = [(key, self._row[key]) for key in keys if key in self._row]
+            if not rows:
+                return {}
+            q = normalize(self._term_frequencies([text]).multiply(self.idf_).tocsr())
+            picked = self._weighted[[r for _, r in rows]]
+            values = (picked @ q.T).toarray().ravel()
+            return {key: float(v) for (key, _), v in zip(rows, values, strict=True)}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matching.documents import NeedDoc, ProfileDoc, need_text, profile_text
+from matching.documents import NeedDoc, ProfileDoc, need_text, product_texts, profile_text
 from matching.explain import reasons
 from matching.features import FusionWeights, PairFeatures, fuse, pair_features
 from matching.index import VectorIndex
@@ -52,20 +52,42 @@ class ProfileFilter:
         return any(v is not None for v in (self.chain, self.city, self.tier, self.certification))
 
 
-def _zscore(values: np.ndarray) -> np.ndarray:
+def _stats(values: np.ndarray) -> tuple[float, float]:
+    """Mean and spread of one query's scores over the corpus (spread 1 when flat)."""
     if values.size == 0:
-        return values
+        return 0.0, 1.0
     std = float(values.std())
-    return (values - float(values.mean())) / (std if std > 1e-6 else 1.0)
+    return float(values.mean()), (std if std > 1e-6 else 1.0)
 
 
-def _relative(values: np.ndarray) -> np.ndarray:
+def _relative_stats(values: np.ndarray) -> tuple[float, float]:
     top = float(values.max()) if values.size else 0.0
-    return values / top if top > 0 else values
+    return 0.0, (top if top > 0 else 1.0)
+
+
+NORMALISATIONS = {"z": _stats, "relative": _relative_stats}
+
+
+def _top(values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest finite values."""
+    finite = np.flatnonzero(np.isfinite(values))
+    if finite.size <= k:
+        return finite
+    part = np.argpartition(-values[finite], k - 1)[:k]
+    return finite[part]
 
 
 class Matcher:
-    """Holds profiles and needs with their vectors; ranks either side for the other."""
+    """Holds profiles and needs with their vectors; ranks either side for the other.
+
+    Ranking has two stages. The first scores the whole corpus by meaning (one profile vector)
+    and by wording (TF-IDF) and normalises each per query (`normalisation`, z-scores by
+    default); each signal's own best `candidates / 2` (plus the holders of the need's link)
+    form the shortlist. The second stage scores the shortlist in full: every product of a
+    profile against the need by meaning and by wording (its best product counts, on the same
+    per-query scale as the whole-profile signal), chain link, certificates, tier, region,
+    capacity and leaders supplied, fused linearly, so the components add up to the score.
+    """
 
     def __init__(
         self,
@@ -74,18 +96,27 @@ class Matcher:
         candidates: int = 200,
         placer: LinkPlacer | None = None,
         link_names: dict[str, str] | None = None,
+        normalisation: str = "z",
     ) -> None:
+        if normalisation not in NORMALISATIONS:
+            raise ValueError(f"unknown normalisation {normalisation!r}")
         self.dim = dim
         self.weights = weights or FusionWeights()
         self.candidates = candidates
         self.placer = placer
         self.link_names = link_names or {}
+        self.normalisation = normalisation
+        self._stats = NORMALISATIONS[normalisation]
         self._lock = threading.RLock()
         self.profiles: dict[Hashable, ProfileDoc] = {}
         self.profile_texts: dict[Hashable, str] = {}
         self.profile_links: dict[Hashable, frozenset[str]] = {}
         self.profile_vectors = VectorIndex(dim)
         self.profile_lexical = LexicalIndex()
+        # Per profile: one row per product (rows follow `product_texts`), when encoded.
+        self.product_vectors: dict[Hashable, np.ndarray] = {}
+        self.product_names: dict[Hashable, list[str]] = {}
+        self.product_lexical = LexicalIndex(n_features=2**19)
         self.needs: dict[Hashable, NeedDoc] = {}
         self.need_texts: dict[Hashable, str] = {}
         self.need_links: dict[Hashable, frozenset[str]] = {}
@@ -131,26 +162,62 @@ class Matcher:
             )
             self.need_links = dict(zip(ids, links, strict=True))
 
+    @staticmethod
+    def _split_vectors(
+        doc: ProfileDoc, names: list[str], value
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(profile vector, product rows) from what was stored for a profile.
+
+        A 1-D value is the profile vector alone (stored before products were encoded); a 2-D
+        one has the profile first and then one row per product of `product_texts(doc)`.
+        """
+        if value is None:
+            return None, None
+        value = np.asarray(value, dtype=np.float32)
+        if value.ndim == 1:
+            return value, None
+        products = value[1:] if value.shape[0] == len(names) + 1 and names else None
+        return value[0], products
+
     def upsert_profiles(
         self, docs: Sequence[ProfileDoc], vectors: np.ndarray | Sequence | None = None
     ) -> None:
-        """Add or replace profiles; a None vector means 'not encoded yet' (lexical only)."""
+        """Add or replace profiles.
+
+        Each vector is None ('not encoded yet': wording only), the profile vector, or the
+        rows of `profile_passages(doc)` (profile, then each product).
+        """
         vectors = list(vectors) if vectors is not None else [None] * len(docs)
         texts = [profile_text(d) for d in docs]
+        names = [product_texts(d) for d in docs]
+        split = [self._split_vectors(d, n, v) for d, n, v in zip(docs, names, vectors, strict=True)]
+        whole = [w for w, _ in split]
         with self._lock:
-            with_vec = [(d.id, v) for d, v in zip(docs, vectors, strict=True) if v is not None]
-            without = [d.id for d, v in zip(docs, vectors, strict=True) if v is None]
+            with_vec = [(d.id, w) for d, w in zip(docs, whole, strict=True) if w is not None]
+            without = [d.id for d, w in zip(docs, whole, strict=True) if w is None]
             if with_vec:
                 self.profile_vectors.upsert(
                     [k for k, _ in with_vec], np.stack([v for _, v in with_vec])
                 )
             self.profile_vectors.remove(without)
             self.profile_lexical.upsert([d.id for d in docs], texts)
-            placements = self._placements_many(texts, vectors)
-            for doc, text, links in zip(docs, texts, placements, strict=True):
+            self.product_lexical.remove(
+                (d.id, j) for d in docs for j in range(len(self.product_names.get(d.id, ())))
+            )
+            keys = [(d.id, j) for d, n in zip(docs, names, strict=True) for j in range(len(n))]
+            self.product_lexical.upsert(keys, [x for n in names for x in n])
+            placements = self._placements_many(texts, whole)
+            for doc, text, links, own, (_, products) in zip(
+                docs, texts, placements, names, split, strict=True
+            ):
                 self.profiles[doc.id] = doc
                 self.profile_texts[doc.id] = text
                 self.profile_links[doc.id] = links
+                self.product_names[doc.id] = own
+                if products is not None:
+                    self.product_vectors[doc.id] = products
+                else:
+                    self.product_vectors.pop(doc.id, None)
 
     def remove_profiles(self, ids: Iterable[Hashable]) -> None:
         """Forget profiles."""
@@ -158,10 +225,15 @@ class Matcher:
         with self._lock:
             self.profile_vectors.remove(ids)
             self.profile_lexical.remove(ids)
+            self.product_lexical.remove(
+                (i, j) for i in ids for j in range(len(self.product_names.get(i, ())))
+            )
             for key in ids:
                 self.profiles.pop(key, None)
                 self.profile_texts.pop(key, None)
                 self.profile_links.pop(key, None)
+                self.product_vectors.pop(key, None)
+                self.product_names.pop(key, None)
 
     def upsert_needs(
         self, docs: Sequence[NeedDoc], vectors: np.ndarray | Sequence | None = None
@@ -203,38 +275,57 @@ class Matcher:
         lexical: np.ndarray,
         vectors: VectorIndex,
         query: np.ndarray | None,
-    ) -> tuple[dict[Hashable, float], dict[Hashable, float]]:
-        """Per-query normalised dense and lexical scores, keyed by id."""
-        dense: dict[Hashable, float] = {}
+    ) -> "_Stage":
+        """Per-query normalised dense and lexical scores, aligned with `ids`."""
+        n = len(ids)
+        dense = np.zeros(n, dtype=np.float64)
+        dense_raw = np.full(n, np.nan, dtype=np.float64)
+        dense_stats = (0.0, 1.0)
         if query is not None and len(vectors):
-            raw = vectors.scores(query)
-            dense = dict(zip(vectors.ids, _zscore(raw).tolist(), strict=True))
-        lex = dict(zip(ids, _relative(lexical).tolist(), strict=True))
-        return dense, lex
+            raw = vectors.scores(query).astype(np.float64)
+            dense_stats = self._stats(raw)
+            row_of = vectors._row
+            pos = np.fromiter((row_of.get(i, -1) for i in ids), dtype=np.int64, count=n)
+            known = pos >= 0
+            dense_raw[known] = raw[pos[known]]
+            dense[known] = (dense_raw[known] - dense_stats[0]) / dense_stats[1]
+        lex_stats = self._stats(lexical.astype(np.float64))
+        lex = (lexical.astype(np.float64) - lex_stats[0]) / lex_stats[1]
+        return _Stage(ids, dense, dense_raw, dense_stats, lex, lex_stats, query is not None)
 
-    def _shortlist(
-        self,
-        pool: list[Hashable],
-        dense: dict[Hashable, float],
-        lex: dict[Hashable, float],
-        link: str | None,
-    ) -> list[Hashable]:
-        """Candidates for full scoring: the best by meaning, by wording, and the link's holders.
+    def _shortlist(self, stage: "_Stage", pool: np.ndarray | None, link: str | None) -> list[int]:
+        """Positions to score in full: the best by meaning, by wording, and the link's holders.
 
         Taking each signal's own top list (rather than one weighted sum) keeps recall whatever
         the fusion weights are.
         """
         share = max(self.candidates // 2, 1)
-        picked: dict[Hashable, None] = {}
-        for signal in (dense, lex):
-            if signal:
-                best = sorted(pool, key=lambda i, sig=signal: sig.get(i, -1e9), reverse=True)
-                picked.update(dict.fromkeys(best[:share]))
+        picked: dict[int, None] = {}
+        signals = [stage.lexical] + ([stage.dense] if stage.has_dense else [])
+        for signal in signals:
+            values = signal if pool is None else np.where(pool, signal, -np.inf)
+            top = _top(values, share)
+            top = top[np.argsort(-values[top], kind="stable")]
+            picked.update(dict.fromkeys(top.tolist()))
         if link:
-            holders = [i for i in pool if link in self.profiles[i].links]
-            holders.sort(key=lambda i: dense.get(i, 0.0) + lex.get(i, 0.0), reverse=True)
-            picked.update(dict.fromkeys(holders[:share]))
+            holders = np.array([link in self.profiles[i].links for i in stage.ids], dtype=bool)
+            if pool is not None:
+                holders &= pool
+            values = np.where(holders, stage.dense + stage.lexical, -np.inf)
+            top = _top(values, share)
+            picked.update(dict.fromkeys(top[np.argsort(-values[top], kind="stable")].tolist()))
         return list(picked)
+
+    def _product_dense(self, key: Hashable, query: np.ndarray, stage: "_Stage", at: int) -> float:
+        """The best product of a profile by meaning, on the whole-profile dense scale."""
+        products = self.product_vectors.get(key)
+        if products is not None and len(products):
+            best = float(np.max(products @ np.asarray(query, dtype=np.float32)))
+        elif not np.isnan(stage.dense_raw[at]):
+            best = float(stage.dense_raw[at])
+        else:
+            return 0.0
+        return (best - stage.dense_stats[0]) / stage.dense_stats[1]
 
     def rank_profiles(
         self,
@@ -248,24 +339,36 @@ class Matcher:
         text = need_text(need)
         with self._lock:
             ids, lexical = self.profile_lexical.scores(text)
-            dense, lex = self._first_stage(ids, lexical, self.profile_vectors, need_vector)
+            stage = self._first_stage(ids, lexical, self.profile_vectors, need_vector)
             need_links = self._placements(text, need_vector) if need.link is None else frozenset()
-            pool = [i for i in ids if where is None or where(self.profiles[i])]
+            pool = (
+                None
+                if where is None
+                else np.fromiter((where(self.profiles[i]) for i in ids), dtype=bool, count=len(ids))
+            )
             w = self.weights
-            shortlist = self._shortlist(pool, dense, lex, need.link)
+            shortlist = self._shortlist(stage, pool, need.link)
+            product_lex = self._product_lexical(text, [ids[at] for at in shortlist], stage)
             terms = prepare_terms(key_terms(need.keywords, need.title))
             scored = []
-            for i in shortlist:
+            for at in shortlist:
+                i = ids[at]
                 profile = self.profiles[i]
                 f = pair_features(
                     need,
                     profile,
                     self.profile_texts[i],
                     terms,
-                    dense.get(i, 0.0),
-                    lex.get(i, 0.0),
+                    float(stage.dense[at]),
+                    float(stage.lexical[at]),
                     need_links,
                     self.profile_links.get(i, frozenset()),
+                    dense_product=(
+                        self._product_dense(i, need_vector, stage, at)
+                        if need_vector is not None
+                        else 0.0
+                    ),
+                    lexical_product=product_lex.get(i, float(stage.lexical[at])),
                 )
                 if exclude_ineligible and f.must_missing:
                     continue
@@ -274,6 +377,21 @@ class Matcher:
             scored, k, lambda i, f: reasons(f, need, self.profiles[i], self.link_names)
         )
 
+    def _product_lexical(
+        self, text: str, keys: list[Hashable], stage: "_Stage"
+    ) -> dict[Hashable, float]:
+        """The best product of each profile by wording, on the whole-profile lexical scale."""
+        wanted = {(key, j) for key in keys for j in range(len(self.product_names.get(key, ())))}
+        if not wanted:
+            return {}
+        found = self.product_lexical.scores_of(text, wanted)
+        best: dict[Hashable, float] = {}
+        for (key, _), value in found.items():
+            if value > best.get(key, -1.0):
+                best[key] = value
+        mean, spread = stage.lexical_stats
+        return {key: (value - mean) / spread for key, value in best.items()}
+
     def rank_needs(
         self,
         profile: ProfileDoc,
@@ -281,14 +399,35 @@ class Matcher:
         k: int = 50,
         where: Callable[[NeedDoc], bool] | None = None,
     ) -> list[Match]:
-        """The k best needs for a profile."""
+        """The k best needs for a profile.
+
+        `profile_vector` is the profile vector or the rows of `profile_passages(profile)`.
+        """
         text = profile_text(profile)
+        names = product_texts(profile)
+        whole, products = self._split_vectors(profile, names, profile_vector)
+        if products is None and whole is not None and profile.id in self.product_vectors:
+            products = self.product_vectors[profile.id]
         with self._lock:
             ids, lexical = self.need_lexical.scores(text)
-            dense, lex = self._first_stage(ids, lexical, self.need_vectors, profile_vector)
-            profile_links = profile.links or self._placements(text, profile_vector)
+            stage = self._first_stage(ids, lexical, self.need_vectors, whole)
+            profile_links = profile.links or self._placements(text, whole)
+            product_dense = np.zeros(len(ids))
+            if whole is not None and len(self.need_vectors):
+                rows = products if products is not None and len(products) else whole[None, :]
+                best = (self.need_vectors.matrix @ rows.T).max(axis=1).astype(np.float64)
+                row_of = self.need_vectors._row
+                pos = np.fromiter((row_of.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+                known = pos >= 0
+                mean, spread = stage.dense_stats
+                product_dense[known] = (best[pos[known]] - mean) / spread
+            product_lex = stage.lexical.copy()
+            if names and ids:
+                _, per_product = self.need_lexical.scores_many(names)
+                mean, spread = stage.lexical_stats
+                product_lex = (per_product.max(axis=0).astype(np.float64) - mean) / spread
             scored = []
-            for i in ids:
+            for at, i in enumerate(ids):
                 need = self.needs[i]
                 if where is not None and not where(need):
                     continue
@@ -297,10 +436,12 @@ class Matcher:
                     profile,
                     text,
                     prepare_terms(key_terms(need.keywords, need.title)),
-                    dense.get(i, 0.0),
-                    lex.get(i, 0.0),
+                    float(stage.dense[at]),
+                    float(stage.lexical[at]),
                     self.need_links.get(i, frozenset()),
                     profile_links,
+                    dense_product=float(product_dense[at]),
+                    lexical_product=float(product_lex[at]),
                 )
                 scored.append((fuse(f, self.weights), i, f))
         return self._matches(
@@ -320,3 +461,16 @@ class Matcher:
             )
             for rank, (s, i, f) in enumerate(scored[:k], start=1)
         ]
+
+
+@dataclass
+class _Stage:
+    """First-stage scores of one query, aligned with `ids`."""
+
+    ids: list[Hashable]
+    dense: np.ndarray
+    dense_raw: np.ndarray
+    dense_stats: tuple[float, float]
+    lexical: np.ndarray
+    lexical_stats: tuple[float, float]
+    has_dense: bool

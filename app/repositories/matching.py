@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -181,3 +181,14 @@ def delete_embeddings(session: Session, encoder: str) -> int:
             record_change(session, entity_type, entity_id)
     record_change(session, "link", 0)
     return int(result.rowcount or 0)
+
+
+def set_text_hashes(session: Session, model, hashes: dict[int, str]) -> None:
+    """Set `match_text_hash` of many rows without touching their version."""
+    table = model.__table__
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(match_text_hash=bindparam("h")),
+        [{"row_id": k, "h": v} for k, v in hashes.items()],
+    )

@@ -1,5 +1,8 @@
-"""Evaluation of the matcher on the labelled set in data/eval (no database needed).
+"""Evaluation of the matcher on labelled sets (no database needed).
 
+Two sets: `real` (data/eval-real: listed companies and the products they report, needs written
+apart from the matcher and judged from those products) is the development set; `synthetic`
+(data/eval: invented profiles with certificates, regions and tiers) guards what real data lacks.
 Rows are validated with the API's own schemas, so the evaluation sees exactly the normalised
 values the service would store.
 """
@@ -7,6 +10,7 @@ values the service would store.
 import json
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +20,25 @@ from app.schemas.demand import DemandCreate
 from app.schemas.sme import SmeCreate
 from app.services.match_docs import need_doc_from_input, profile_doc_from_input
 from matching.cache import EmbeddingCache
-from matching.documents import LinkDoc, NeedDoc, ProfileDoc, link_text, need_text, profile_text
+from matching.documents import (
+    LinkDoc,
+    NeedDoc,
+    ProfileDoc,
+    link_text,
+    need_text,
+    product_texts,
+    profile_text,
+)
 from matching.encoders import Encoder
 from matching.evaluation import Scores, evaluate
-from matching.features import FusionWeights
+from matching.features import COMPONENTS, FusionWeights
 from matching.index import VectorIndex
 from matching.lexical import LexicalIndex
 from matching.matcher import Matcher
 from matching.placement import LinkPlacer
 from matching.tuning import QueryFeatures
+
+SETS = {"real": "eval-real", "synthetic": "eval"}
 
 _NEED_EXTRA = ("id", "split", "leader", "leader_city", "tags")
 
@@ -42,6 +56,50 @@ class EvalSet:
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def load_real_set(directory: Path) -> EvalSet:
+    """Read data/eval-real: companies (products by revenue share), needs and graded judgments."""
+    profiles = []
+    for row in _jsonl(directory / "companies.jsonl"):
+        body = {
+            "name": row["name"],
+            # Listed companies of all China: outside the province, tier unknown to the set.
+            "city": "省外",
+            "tier": "innovative",
+            "products": [
+                {"name": p["name"][:200], "market_share": f"{100 * p['share']:.1f}%"}
+                for p in row["products"][:50]
+            ],
+            "description": f"所属行业：{row['industry']}" if row["industry"] else "",
+        }
+        profiles.append(profile_doc_from_input(SmeCreate.model_validate(body), row["code"]))
+    needs, split, tags = [], {}, {}
+    for row in _jsonl(directory / "needs.jsonl"):
+        body = {
+            "leader_id": 1,
+            "title": row["title"],
+            "description": row["description"],
+            "keywords": row["keywords"],
+            "chain": row["chain"],
+            "need_type": row["need_type"],
+        }
+        data = DemandCreate.model_validate(body)
+        needs.append(need_doc_from_input(data, row["id"], row["leader"], None))
+        split[row["id"]] = row["split"]
+        tags[row["id"]] = [row["style"]]
+    qrels: dict[Hashable, dict[Hashable, int]] = {}
+    for row in _jsonl(directory / "qrels.jsonl"):
+        qrels.setdefault(row["need"], {})[row["company"]] = int(row["grade"])
+    return EvalSet(profiles, needs, qrels, split, tags)
+
+
+def load_set(name: str, data_dir: Path, link_chain: dict[str, str]) -> EvalSet:
+    """One of SETS by name."""
+    if name not in SETS:
+        raise ValueError(f"unknown evaluation set {name!r} (one of {', '.join(SETS)})")
+    directory = data_dir / SETS[name]
+    return load_real_set(directory) if name == "real" else load_eval_set(directory, link_chain)
 
 
 def load_eval_set(directory: Path, link_chain: dict[str, str]) -> EvalSet:
@@ -68,11 +126,18 @@ def load_eval_set(directory: Path, link_chain: dict[str, str]) -> EvalSet:
 
 @dataclass
 class Encoded:
-    """The eval set's vectors."""
+    """The eval set's vectors: per profile its own row and one row per product."""
 
     profiles: np.ndarray
     needs: np.ndarray
     links: np.ndarray
+    products: list[np.ndarray] = field(default_factory=list)
+
+    def passages(self, i: int) -> np.ndarray:
+        """The rows the service stores for profile i (profile first, then its products)."""
+        if not self.products:
+            return self.profiles[i]
+        return np.vstack([self.profiles[i][None, :], self.products[i]])
 
 
 def encode_eval_set(
@@ -82,9 +147,14 @@ def encode_eval_set(
     cache_dir: Path,
     progress: Callable[[int], None] | None = None,
 ) -> Encoded:
-    """Vectors for profiles (passages), needs (queries) and links (passages), cached on disk."""
+    """Vectors for profiles and products (passages), needs (queries) and links, cached on disk."""
     passages = EmbeddingCache(cache_dir, encoder.name, "passage")
     queries = EmbeddingCache(cache_dir, encoder.name, "query")
+    names = [product_texts(p) for p in data.profiles]
+    flat = passages.encode(
+        [x for n in names for x in n], encoder.encode_passages, batch=256, progress=progress
+    )
+    bounds = np.cumsum([0, *(len(n) for n in names)])
     return Encoded(
         profiles=passages.encode(
             [profile_text(p) for p in data.profiles], encoder.encode_passages, progress=progress
@@ -95,6 +165,17 @@ def encode_eval_set(
         links=passages.encode(
             [link_text(x) for x in links], encoder.encode_passages, progress=progress
         ),
+        products=[flat[a:b] for a, b in pairwise(bounds)],
+    )
+
+
+def passage_count(data: EvalSet, links: list[LinkDoc]) -> int:
+    """How many texts `encode_eval_set` encodes when nothing is cached (for progress bars)."""
+    return (
+        len(data.profiles)
+        + sum(len(product_texts(p)) for p in data.profiles)
+        + len(data.needs)
+        + len(links)
     )
 
 
@@ -103,45 +184,186 @@ def build_matcher(
     vectors: Encoded,
     links: list[LinkDoc],
     weights: FusionWeights,
-    candidates: int = 300,
+    candidates: int = 200,
+    placement: bool = True,
+    normalisation: str = "z",
+    products: bool = True,
 ) -> Matcher:
     """A matcher holding the eval profiles and the taxonomy's links."""
-    placer = LinkPlacer().fit(links, vectors.links)
+    placer = LinkPlacer().fit(links, vectors.links) if placement else None
     matcher = Matcher(
         dim=vectors.profiles.shape[1],
         weights=weights,
         candidates=candidates,
         placer=placer,
         link_names={x.code: x.name for x in links},
+        normalisation=normalisation,
     )
-    matcher.upsert_profiles(data.profiles, vectors.profiles)
+    rows = [
+        vectors.passages(i) if products else vectors.profiles[i] for i in range(len(data.profiles))
+    ]
+    matcher.upsert_profiles(data.profiles, rows)
+    matcher.upsert_needs(data.needs, vectors.needs)
     return matcher
+
+
+def _z(values: np.ndarray) -> np.ndarray:
+    std = float(values.std())
+    return (values - float(values.mean())) / (std if std > 1e-6 else 1.0)
+
+
+def _top_ids(ids: list[Hashable], scores: np.ndarray, k: int) -> list[Hashable]:
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [ids[i] for i in order]
+
+
+def _rrf(matches, k: int, depth: int = 60) -> list[Hashable]:
+    """Reciprocal rank fusion of the four text signals over the matcher's own shortlist."""
+    total: dict[Hashable, float] = {m.id: 0.0 for m in matches}
+    for name in ("dense", "dense_product", "lexical", "lexical_product"):
+        ranked = sorted(matches, key=lambda m, n=name: -getattr(m.features, n))
+        for rank, m in enumerate(ranked, start=1):
+            total[m.id] += 1.0 / (depth + rank)
+    return sorted(total, key=lambda i: (-total[i], str(i)))[:k]
+
+
+def baselines(
+    data: EvalSet, vectors: Encoded, k: int = 100
+) -> dict[str, dict[Hashable, list[Hashable]]]:
+    """Rankings of every need by TF-IDF alone, e5 alone and their untuned 0.7/0.3 z-blend.
+
+    TF-IDF here is the matcher's own lexical index (character 1-3-grams, equal to
+    scikit-learn's TfidfVectorizer on the same texts, tests/matching/test_lexical.py).
+    """
+    profile_ids = [p.id for p in data.profiles]
+    lexical = LexicalIndex().fit(profile_ids, [profile_text(p) for p in data.profiles])
+    dense = VectorIndex(vectors.profiles.shape[1])
+    dense.upsert(profile_ids, vectors.profiles)
+    out: dict[str, dict[Hashable, list[Hashable]]] = {"tfidf": {}, "dense": {}, "blend": {}}
+    _, lex_all = lexical.scores_many([need_text(n) for n in data.needs])
+    dense_all = vectors.needs @ dense.matrix.T
+    for j, need in enumerate(data.needs):
+        lex, den = lex_all[j].astype(np.float64), dense_all[j].astype(np.float64)
+        out["tfidf"][need.id] = _top_ids(lexical.ids, lex, k)
+        out["dense"][need.id] = _top_ids(dense.ids, den, k)
+        out["blend"][need.id] = _top_ids(profile_ids, 0.7 * _z(den) + 0.3 * _z(lex), k)
+    return out
 
 
 def rankings(
     data: EvalSet, vectors: Encoded, matcher: Matcher, k: int = 100
 ) -> dict[str, dict[Hashable, list[Hashable]]]:
-    """Rankings of every need by TF-IDF alone, dense alone and the full matcher."""
-    lexical = LexicalIndex().fit(
-        [p.id for p in data.profiles], [profile_text(p) for p in data.profiles]
-    )
-    dense = VectorIndex(vectors.profiles.shape[1])
-    dense.upsert([p.id for p in data.profiles], vectors.profiles)
-    out: dict[str, dict[Hashable, list[Hashable]]] = {"tfidf": {}, "dense": {}, "full": {}}
+    """Rankings of every need by the full matcher and by the plain baselines."""
+    out = {"full": {}, **baselines(data, vectors, k)}
     for need, qv in zip(data.needs, vectors.needs, strict=True):
-        ids, scores = lexical.scores(need_text(need))
-        order = np.argsort(-scores, kind="stable")[:k]
-        out["tfidf"][need.id] = [ids[i] for i in order]
-        out["dense"][need.id] = dense.search(qv, k)[0]
         out["full"][need.id] = [m.id for m in matcher.rank_profiles(need, qv, k=k)]
     return out
 
 
+ABLATIONS = (
+    *(f"-{name}" for name in ("dense", "dense_product", "lexical", "lexical_product", "terms")),
+    "-link",
+    "-per_product",
+    "no_placement",
+    "relative_norm",
+    "shortlist_100",
+    "shortlist_400",
+    "lexical_2_3_sublinear",
+    "rrf",
+)
+
+
+def ablations(
+    data: EvalSet,
+    vectors: Encoded,
+    links: list[LinkDoc],
+    weights: FusionWeights,
+    candidates: int = 200,
+    k: int = 100,
+    only: tuple[str, ...] = ABLATIONS,
+) -> dict[str, dict[Hashable, list[Hashable]]]:
+    """The full matcher with one part changed at a time, ranked on every need."""
+    out: dict[str, dict[Hashable, list[Hashable]]] = {}
+    for name in only:
+        w, options = weights, {}
+        if name.startswith("-") and name[1:] in COMPONENTS:
+            w = replace(weights, **{name[1:]: 0.0})
+        elif name == "-per_product":
+            w = replace(weights, dense_product=0.0, lexical_product=0.0)
+        elif name == "no_placement":
+            options = {"placement": False}
+        elif name == "relative_norm":
+            options = {"normalisation": "relative"}
+        elif name.startswith("shortlist_"):
+            options = {"candidates": int(name.split("_")[1])}
+        matcher = build_matcher(data, vectors, links, w, **{"candidates": candidates, **options})
+        if name == "lexical_2_3_sublinear":
+            matcher.profile_lexical = LexicalIndex(ngrams=(2, 3), sublinear=True)
+            matcher.product_lexical = LexicalIndex(n_features=2**19, ngrams=(2, 3), sublinear=True)
+            rows = [vectors.passages(i) for i in range(len(data.profiles))]
+            matcher.upsert_profiles(data.profiles, rows)
+        runs = {}
+        for need, qv in zip(data.needs, vectors.needs, strict=True):
+            if name == "rrf":
+                runs[need.id] = _rrf(matcher.rank_profiles(need, qv, k=candidates * 2), k)
+            else:
+                runs[need.id] = [m.id for m in matcher.rank_profiles(need, qv, k=k)]
+        out[name] = runs
+    return out
+
+
+def reverse_rankings(
+    data: EvalSet, vectors: Encoded, matcher: Matcher, split: str | None, k: int = 100
+) -> tuple[dict[str, dict[Hashable, list[Hashable]]], dict[Hashable, dict[Hashable, int]]]:
+    """SME -> needs: each profile relevant to a need of the split ranks that split's needs.
+
+    Returns the rankings per system and the inverted judgments.
+    """
+    keep = [n for n in data.needs if split is None or data.split.get(n.id) == split]
+    kept = {n.id for n in keep}
+    qrels: dict[Hashable, dict[Hashable, int]] = {}
+    for need_id, judged in data.qrels.items():
+        if need_id in kept:
+            for profile_id, grade in judged.items():
+                if grade > 0:
+                    qrels.setdefault(profile_id, {})[need_id] = grade
+    need_ids = [n.id for n in keep]
+    at = {n.id: i for i, n in enumerate(data.needs)}
+    need_matrix = vectors.needs[[at[i] for i in need_ids]]
+    lexical = LexicalIndex().fit(need_ids, [need_text(n) for n in keep])
+    out: dict[str, dict[Hashable, list[Hashable]]] = {
+        "full": {},
+        "tfidf": {},
+        "dense": {},
+        "blend": {},
+    }
+    for i, profile in enumerate(data.profiles):
+        if profile.id not in qrels:
+            continue
+        ids, lex = lexical.scores(profile_text(profile))
+        den = need_matrix @ vectors.profiles[i]
+        lex, den = lex.astype(np.float64), den.astype(np.float64)
+        out["tfidf"][profile.id] = _top_ids(ids, lex, k)
+        out["dense"][profile.id] = _top_ids(need_ids, den, k)
+        out["blend"][profile.id] = _top_ids(need_ids, 0.7 * _z(den) + 0.3 * _z(lex), k)
+        ranked = matcher.rank_needs(profile, vectors.passages(i), k=k, where=lambda n: n.id in kept)
+        out["full"][profile.id] = [m.id for m in ranked]
+    return out, qrels
+
+
 def report(
-    data: EvalSet, ranked: dict[str, dict[Hashable, list[Hashable]]], split: str | None
+    data: EvalSet,
+    ranked: dict[str, dict[Hashable, list[Hashable]]],
+    split: str | None,
+    tag: str | None = None,
 ) -> dict[str, Scores]:
-    """Metrics per system, on one split (None: all needs)."""
-    keep = {n.id for n in data.needs if split is None or data.split.get(n.id) == split}
+    """Metrics per system, on one split (None: all needs), optionally needs with one tag."""
+    keep = {
+        n.id
+        for n in data.needs
+        if (split is None or data.split.get(n.id) == split)
+        and (tag is None or tag in data.tags.get(n.id, ()))
+    }
     return {
         system: evaluate({q: r for q, r in runs.items() if q in keep}, data.qrels)
         for system, runs in ranked.items()
@@ -201,3 +423,75 @@ def feature_table(
             matrix=np.array([m.features.vector() for m in ranked], dtype=np.float64),
         )
     return out
+
+
+SYSTEM_LABELS = {
+    "full": "full matcher",
+    "tfidf": "TF-IDF (char 1-3) alone",
+    "dense": "e5 alone",
+    "blend": "untuned 0.7·z(e5) + 0.3·z(TF-IDF)",
+}
+
+
+@dataclass
+class EvalRun:
+    """Metrics of one evaluation: per system, overall and per tag; and SME -> needs."""
+
+    set_name: str
+    split: str | None
+    needs: dict[str, dict[str, Scores]]
+    by_tag: dict[str, dict[str, Scores]]
+    reverse: dict[str, Scores]
+
+    def as_dict(self) -> dict:
+        return {
+            "set": self.set_name,
+            "split": self.split or "all",
+            "need_to_smes": {s: v.as_dict() for s, v in self.needs.items()},
+            "by_tag": {
+                tag: {s: v.as_dict() for s, v in runs.items()} for tag, runs in self.by_tag.items()
+            },
+            "sme_to_needs": {s: v.as_dict() for s, v in self.reverse.items()},
+        }
+
+
+def run_evaluation(
+    set_name: str,
+    data: EvalSet,
+    vectors: Encoded,
+    links: list[LinkDoc],
+    weights: FusionWeights,
+    candidates: int = 200,
+    split: str | None = "test",
+    with_ablations: bool = True,
+) -> EvalRun:
+    """The full matcher, the baselines and (optionally) every ablation, both directions."""
+    matcher = build_matcher(data, vectors, links, weights, candidates)
+    ranked = rankings(data, vectors, matcher)
+    if with_ablations:
+        ranked.update(ablations(data, vectors, links, weights, candidates))
+    tags = sorted({t for ts in data.tags.values() for t in ts})
+    reverse, reverse_qrels = reverse_rankings(data, vectors, matcher, split)
+    return EvalRun(
+        set_name=set_name,
+        split=split,
+        needs=report(data, ranked, split),
+        by_tag={tag: report(data, ranked, split, tag) for tag in tags},
+        reverse={s: evaluate(runs, reverse_qrels) for s, runs in reverse.items()},
+    )
+
+
+def tuning_tables(
+    sets: dict[str, tuple[EvalSet, Encoded]],
+    links: list[LinkDoc],
+    split: str,
+    weights: FusionWeights,
+) -> tuple[dict, dict]:
+    """Component tables of every shortlisted candidate, per (set, need) of a split."""
+    tables, qrels = {}, {}
+    for name, (data, vectors) in sets.items():
+        matcher = build_matcher(data, vectors, links, weights)
+        for need_id, feats in feature_table(data, vectors, matcher, split, 10**6).items():
+            tables[(name, need_id)] = feats
+            qrels[(name, need_id)] = data.qrels.get(need_id, {})
+    return tables, qrels

@@ -9,6 +9,7 @@ from matching.documents import (
     ProfileDoc,
     link_text,
     need_text,
+    profile_passages,
     profile_text,
 )
 from models import ChainLink, Demand, SmeProfile
@@ -84,7 +85,26 @@ def link_doc(link: ChainLink) -> LinkDoc:
 
 
 def sme_match_text(sme: SmeProfile) -> str:
+    """The text that stands for a profile (placement, lexical signal)."""
     return profile_text(profile_doc(sme))
+
+
+# Passages of one profile are stored as one row of vectors; no passage holds a newline
+# (profile_text and product_texts collapse whitespace), so it joins and splits them losslessly.
+PASSAGE_SEPARATOR = "\n"
+
+
+def sme_encoding_text(sme: SmeProfile) -> str:
+    """Everything encoded for a profile (its text, then each product), as one string.
+
+    Its hash is the profile's `match_text_hash`: a new product or a changed name re-encodes.
+    """
+    return PASSAGE_SEPARATOR.join(profile_passages(profile_doc(sme)))
+
+
+def split_passages(text: str) -> list[str]:
+    """The passages of `sme_encoding_text`."""
+    return text.split(PASSAGE_SEPARATOR)
 
 
 def demand_match_text(d: Demand) -> str:

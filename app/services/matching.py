@@ -16,6 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from itertools import pairwise
 
 import numpy as np
 from sqlalchemy import select
@@ -84,6 +85,7 @@ class MatchingRuntime:
             self._last_poll = utcnow()
             self._load_links(session)
             smes = list(session.scalars(select(SmeProfile).where(SmeProfile.deleted_at.is_(None))))
+            self._refresh_hashes(session, smes)
             self._apply_smes(session, smes)
             demands = list(session.scalars(select(Demand).where(Demand.deleted_at.is_(None))))
             self._apply_demands(session, demands)
@@ -93,6 +95,25 @@ class MatchingRuntime:
             len(self.matcher.profile_vectors),
             len(self.matcher.needs),
         )
+
+    def _refresh_hashes(self, session: Session, smes: list[SmeProfile]) -> None:
+        """Re-key profiles whose encoding text changed with this version (products added).
+
+        The encoding queue then re-encodes them; their old profile vector serves meanwhile.
+        A plain UPDATE: no version bump for the users' records, nothing for the audit log.
+        """
+        stale = {}
+        for sme in smes:
+            digest = match_docs.text_hash(match_docs.sme_encoding_text(sme))
+            if sme.match_text_hash is not None and sme.match_text_hash != digest:
+                stale[sme.id] = digest
+        if stale:
+            repo.set_text_hashes(session, SmeProfile, stale)
+            session.commit()
+            for sme in smes:
+                if sme.id in stale:
+                    session.refresh(sme)
+            log.info("%d profiles re-keyed for per-product encoding", len(stale))
 
     def start(self) -> None:
         """Start the background sync and encoding loops (when their intervals are set)."""
@@ -135,9 +156,16 @@ class MatchingRuntime:
     # -- the write path (inside the request's transaction) ------------------------------------
 
     def record_sme(self, session: Session, sme: SmeProfile, encode: bool = True) -> None:
-        """Note a written profile: new text hash, vector if asked, and a change-log entry."""
-        text = match_docs.sme_match_text(sme)
-        self._record(session, "sme", sme, text, encode, self.encoder.encode_passages)
+        """Note a written profile: new text hash, vectors if asked, and a change-log entry."""
+        text = match_docs.sme_encoding_text(sme)
+        self._record(session, "sme", sme, text, encode, self.encode_profiles)
+
+    def encode_profiles(self, texts: list[str]) -> list[np.ndarray]:
+        """Per encoding text: one row for the profile and one per product (one encoder batch)."""
+        parts = [match_docs.split_passages(t) for t in texts]
+        flat = self.encoder.encode_passages([p for ps in parts for p in ps])
+        bounds = np.cumsum([0, *(len(ps) for ps in parts)])
+        return [flat[a:b] for a, b in pairwise(bounds)]
 
     def record_demand(self, session: Session, demand: Demand, encode: bool = True) -> None:
         """Note a written need."""
@@ -146,7 +174,7 @@ class MatchingRuntime:
 
     def queue_smes(self, session: Session, rows: list[SmeProfile]) -> None:
         """Note many written profiles; the encoding queue computes their vectors later."""
-        self._queue(session, "sme", rows, match_docs.sme_match_text)
+        self._queue(session, "sme", rows, match_docs.sme_encoding_text)
 
     def queue_demands(self, session: Session, rows: list[Demand]) -> None:
         """Note many written needs; the encoding queue computes their vectors later."""
@@ -213,13 +241,28 @@ class MatchingRuntime:
                 self._apply_demands(session, found)
             return sum(len(v) for v in todo.values())
 
-    def _vectors(self, session, entity_type, rows) -> list[np.ndarray | None]:
+    def _vectors(self, session, entity_type, rows, docs=None) -> list[np.ndarray | None]:
+        """Stored vectors of the rows' current texts (None where stale or missing).
+
+        A profile's value has one row for the profile and one per product. A profile vector
+        stored before products were encoded (its hash is that of the profile text alone) is
+        still used, as the profile row only, until the queue re-encodes it.
+        """
         stored = repo.embeddings_for(session, entity_type, [r.id for r in rows], self.encoder.name)
         out = []
-        for row in rows:
+        for i, row in enumerate(rows):
             emb = stored.get(row.id)
-            fresh = emb is not None and emb.text_hash == row.match_text_hash
-            out.append(repo.from_bytes(emb.vector) if fresh else None)
+            if emb is None:
+                out.append(None)
+            elif emb.text_hash == row.match_text_hash:
+                value = repo.from_bytes(emb.vector)
+                out.append(value.reshape(-1, emb.dim) if entity_type == "sme" else value)
+            elif docs is not None and emb.text_hash == match_docs.text_hash(
+                match_docs.profile_text(docs[i])
+            ):
+                out.append(repo.from_bytes(emb.vector)[: emb.dim])
+            else:
+                out.append(None)
         return out
 
     def _apply_smes(self, session: Session, rows: Iterable[SmeProfile]) -> None:
@@ -229,7 +272,7 @@ class MatchingRuntime:
         self.matcher.remove_profiles(gone)
         if live:
             docs = [match_docs.profile_doc(r) for r in live]
-            self.matcher.upsert_profiles(docs, self._vectors(session, "sme", live))
+            self.matcher.upsert_profiles(docs, self._vectors(session, "sme", live, docs))
 
     def _apply_demands(self, session: Session, rows: Iterable[Demand]) -> None:
         rows = list(rows)
@@ -326,7 +369,7 @@ class MatchingRuntime:
             session.commit()
             jobs = []
             for entity_type, model, text_fn in (
-                ("sme", SmeProfile, match_docs.sme_match_text),
+                ("sme", SmeProfile, match_docs.sme_encoding_text),
                 ("demand", Demand, match_docs.demand_match_text),
             ):
                 ids = [i for t, i in claimed if t == entity_type]
@@ -343,7 +386,7 @@ class MatchingRuntime:
         try:
             results = []
             for entity_type, fn in (
-                ("sme", self.encoder.encode_passages),
+                ("sme", self.encode_profiles),
                 ("demand", self.encoder.encode_queries),
             ):
                 group = [j for j in jobs if j[0] == entity_type]

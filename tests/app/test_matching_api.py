@@ -288,3 +288,56 @@ def test_renaming_a_leader_reaches_its_needs(client: TestClient, world: dict) ->
     after = next(x for x in ranked(client, world["need"]["id"]) if x["sme_id"] == before["sme_id"])
     assert not any("配套" in r and "已为" in r for r in after["reasons"])
     assert after["components"]["supplied"] == 0
+
+
+def test_each_product_is_encoded_and_stored_with_the_profile(
+    client: TestClient, runtime: MatchingRuntime, world: dict, session_factory
+) -> None:
+    from app.repositories import matching as repo
+
+    fit = world["fit"]
+    with session_factory() as session:
+        stored = repo.embeddings_for(session, "sme", [fit["id"]], runtime.encoder.name)[fit["id"]]
+    rows = repo.from_bytes(stored.vector).reshape(-1, stored.dim)
+    assert rows.shape[0] == 1 + len(fit["products"])  # the profile, then each product
+    assert runtime.matcher.product_vectors[fit["id"]].shape == (2, stored.dim)
+    # Adding a product re-encodes the profile with one more row.
+    products = [*fit["products"], {"name": "牵引电机吊座"}]
+    r = client.patch(f"/api/v1/smes/{fit['id']}", json={"products": products})
+    assert r.status_code == 200, r.text
+    assert runtime.matcher.product_vectors[fit["id"]].shape == (3, stored.dim)
+
+
+def test_vectors_stored_before_products_serve_until_re_encoded(
+    client: TestClient, runtime: MatchingRuntime, world: dict, settings, session_factory
+) -> None:
+    """An upgraded deployment: old rows hold one profile vector keyed by the profile text."""
+    from sqlalchemy import select
+
+    from app.repositories import matching as repo
+    from app.services import match_docs
+    from models import SmeProfile
+
+    fit_id = world["fit"]["id"]
+    with session_factory() as session:
+        sme = session.scalar(select(SmeProfile).where(SmeProfile.id == fit_id))
+        version = sme.version
+        old_key = match_docs.text_hash(match_docs.sme_match_text(sme))
+        vector = runtime.encoder.encode_passages([match_docs.sme_match_text(sme)])[0]
+        repo.save_embedding(session, "sme", fit_id, runtime.encoder.name, old_key, vector)
+        repo.set_text_hashes(session, SmeProfile, {fit_id: old_key})
+        session.commit()
+    fresh = MatchingRuntime(settings, session_factory, encoder=runtime.encoder.encoder)
+    fresh.load()
+    # The old vector serves as the profile row at once; the profile is queued again ...
+    assert fresh.matcher.profile_vectors.vector(fit_id) is not None
+    assert fit_id not in fresh.matcher.product_vectors
+    with session_factory() as session:
+        sme = session.scalar(select(SmeProfile).where(SmeProfile.id == fit_id))
+        assert sme.version == version  # re-keying is no user-visible edit
+        assert repo.count_pending(session, "sme", fresh.encoder.name) == 1
+    # ... and once the queue has run, it has its product rows.
+    assert fresh.encode_pending() == 1
+    fresh.sync()
+    assert fresh.matcher.product_vectors[fit_id].shape[0] == 2
+    fresh.stop()
