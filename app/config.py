@@ -34,8 +34,14 @@ class Settings(BaseSettings):
     encoder_threads: int = 1
     encoder_query_prefix: str = "query: "
     encoder_passage_prefix: str = "passage: "
-    # Fusion weights overriding the tuned defaults, as JSON: {"dense": 1.0, ...}.
+    # Fusion weights overriding the tuned defaults, as JSON: {"dense": 1.0, ...}. Precedence:
+    # these keys, then the applied set (`chainmatch tune --from-feedback --apply`), then the
+    # defaults of FusionWeights: an explicit setting of the deployment wins over applied weights.
     match_weights: dict[str, float] = Field(default_factory=dict)
+    # Threads of the BLAS library (OpenBLAS) for the matcher's products. One: a request's
+    # products are small, and waking a second thread costs more than it saves (a real-set
+    # ranking took 28 ms with 2 threads, 12 ms with 1); requests run side by side instead.
+    blas_threads: int = 1
     # Profiles re-scored in full after the first (dense + lexical) stage.
     match_candidates: int = 200
     # Seconds between polls of the change log (0: no background sync).

@@ -121,12 +121,20 @@ class RefuseBadCharacters:
         await self.app(scope, receive, send)
 
 
+def limit_blas_threads(threads: int) -> None:
+    """Cap the BLAS thread pool of this process (see Settings.blas_threads)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; tests pass their own settings (and may swap the session factory)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limit_blas_threads(settings.blas_threads)
         engine = make_engine(settings.database_url, echo=settings.sql_echo)
         app.state.engine = engine
         if getattr(app.state, "session_factory", None) is None:

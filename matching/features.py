@@ -227,7 +227,17 @@ def pair_features(
 
 def fuse(features: PairFeatures, weights: FusionWeights) -> float:
     """The one score of a pair."""
-    return sum(
-        (-1.0 if name == "must_missing" else 1.0) * getattr(weights, name) * getattr(features, name)
-        for name in COMPONENTS
+    return (
+        weights.dense * features.dense
+        + weights.dense_product * features.dense_product
+        + weights.lexical * features.lexical
+        + weights.lexical_product * features.lexical_product
+        + weights.terms * features.terms
+        + weights.link * features.link
+        + weights.certificates * features.certificates
+        + weights.tier * features.tier
+        + weights.region * features.region
+        + weights.capacity * features.capacity
+        + weights.supplied * features.supplied
+        - weights.must_missing * features.must_missing
     )

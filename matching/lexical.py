@@ -46,6 +46,8 @@ class LexicalIndex:
         self._dirty = True
         self._ids: list[Hashable] = []
         self._row: dict[Hashable, int] = {}
+        # Bumped on every rebuild, so callers can cache what they derive from the row order.
+        self.generation = 0
         self._weighted: sp.csr_matrix | None = None
         # The transpose, kept so a query is one sparse row times a CSR matrix.
         self._weighted_t: sp.csr_matrix | None = None
@@ -89,6 +91,7 @@ class LexicalIndex:
             return
         self._ids = list(self._tf)
         self._row = {key: i for i, key in enumerate(self._ids)}
+        self.generation += 1
         if not self._ids:
             self._weighted = sp.csr_matrix((0, self.n_features), dtype=np.float32)
             self._weighted_t = self._weighted.T.tocsr()
@@ -121,6 +124,19 @@ class LexicalIndex:
             q = normalize(self._term_frequencies(texts).multiply(self.idf_).tocsr())
             values = (q @ self._weighted_t).toarray().astype(np.float32, copy=False)
             return list(self._ids), values.reshape(len(texts), len(self._ids))
+
+    def values(self, text: str) -> np.ndarray:
+        """Cosine of the query with every document, in the order of `row_keys()`."""
+        with self._lock:
+            self._refresh()
+            q = normalize(self._term_frequencies([text]).multiply(self.idf_).tocsr())
+            return (q @ self._weighted_t).toarray().ravel()
+
+    def row_keys(self) -> tuple[int, list[Hashable]]:
+        """The current row order (not a copy: do not change it) and its generation."""
+        with self._lock:
+            self._refresh()
+            return self.generation, self._ids
 
     def scores_of(self, text: str, keys: Iterable[Hashable]) -> dict[Hashable, float]:
         """Cosine of the query with the given documents only (unknown keys are skipped)."""

@@ -316,16 +316,40 @@ class Matcher:
             picked.update(dict.fromkeys(top[np.argsort(-values[top], kind="stable")].tolist()))
         return list(picked)
 
-    def _product_dense(self, key: Hashable, query: np.ndarray, stage: "_Stage", at: int) -> float:
-        """The best product of a profile by meaning, on the whole-profile dense scale."""
-        products = self.product_vectors.get(key)
-        if products is not None and len(products):
-            best = float(np.max(products @ np.asarray(query, dtype=np.float32)))
-        elif not np.isnan(stage.dense_raw[at]):
-            best = float(stage.dense_raw[at])
-        else:
-            return 0.0
-        return (best - stage.dense_stats[0]) / stage.dense_stats[1]
+    def _product_dense(
+        self, keys: list[Hashable], positions: list[int], query: np.ndarray | None, stage: "_Stage"
+    ) -> np.ndarray:
+        """Each profile's best product by meaning, on the whole-profile dense scale.
+
+        A profile without product rows (stored before products were encoded) counts its
+        whole-profile cosine; one without any vector counts 0 (the corpus mean).
+        """
+        out = np.zeros(len(keys))
+        if query is None:
+            return out
+        mean, spread = stage.dense_stats
+        raw = stage.dense_raw[positions] if positions else np.zeros(0)
+        has = [j for j, key in enumerate(keys) if key in self.product_vectors]
+        if has:
+            blocks = [self.product_vectors[keys[j]] for j in has]
+            starts = np.cumsum([0, *(len(b) for b in blocks[:-1])])
+            best = np.maximum.reduceat(np.concatenate(blocks) @ query.astype(np.float32), starts)
+            raw = raw.copy()
+            raw[has] = best
+        known = ~np.isnan(raw)
+        out[known] = (raw[known] - mean) / spread
+        return out
+
+    def _product_rows(self) -> dict[Hashable, tuple[int, int]]:
+        """Row span of each profile's products in the product index (cached per rebuild)."""
+        generation, keys = self.product_lexical.row_keys()
+        if getattr(self, "_rows_generation", None) != generation:
+            spans: dict[Hashable, tuple[int, int]] = {}
+            for row, (owner, _) in enumerate(keys):
+                start, _end = spans.get(owner, (row, row))
+                spans[owner] = (start, row + 1)
+            self._rows_of, self._rows_generation = spans, generation
+        return self._rows_of
 
     def rank_profiles(
         self,
@@ -348,10 +372,12 @@ class Matcher:
             )
             w = self.weights
             shortlist = self._shortlist(stage, pool, need.link)
-            product_lex = self._product_lexical(text, [ids[at] for at in shortlist], stage)
+            keys = [ids[at] for at in shortlist]
+            product_lex = self._product_lexical(text, keys, stage)
+            product_dense = self._product_dense(keys, shortlist, need_vector, stage)
             terms = prepare_terms(key_terms(need.keywords, need.title))
             scored = []
-            for at in shortlist:
+            for j, at in enumerate(shortlist):
                 i = ids[at]
                 profile = self.profiles[i]
                 f = pair_features(
@@ -363,11 +389,7 @@ class Matcher:
                     float(stage.lexical[at]),
                     need_links,
                     self.profile_links.get(i, frozenset()),
-                    dense_product=(
-                        self._product_dense(i, need_vector, stage, at)
-                        if need_vector is not None
-                        else 0.0
-                    ),
+                    dense_product=float(product_dense[j]),
                     lexical_product=product_lex.get(i, float(stage.lexical[at])),
                 )
                 if exclude_ineligible and f.must_missing:
@@ -380,17 +402,21 @@ class Matcher:
     def _product_lexical(
         self, text: str, keys: list[Hashable], stage: "_Stage"
     ) -> dict[Hashable, float]:
-        """The best product of each profile by wording, on the whole-profile lexical scale."""
-        wanted = {(key, j) for key in keys for j in range(len(self.product_names.get(key, ())))}
-        if not wanted:
+        """The best product of each profile by wording, on the whole-profile lexical scale.
+
+        Products of one profile are written together, so they sit in one span of rows.
+        """
+        if not keys or not len(self.product_lexical):
             return {}
-        found = self.product_lexical.scores_of(text, wanted)
-        best: dict[Hashable, float] = {}
-        for (key, _), value in found.items():
-            if value > best.get(key, -1.0):
-                best[key] = value
+        values = self.product_lexical.values(text)
+        spans = self._product_rows()
         mean, spread = stage.lexical_stats
-        return {key: (value - mean) / spread for key, value in best.items()}
+        out = {}
+        for key in keys:
+            span = spans.get(key)
+            if span is not None:
+                out[key] = (float(values[span[0] : span[1]].max()) - mean) / spread
+        return out
 
     def rank_needs(
         self,

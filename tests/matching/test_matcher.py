@@ -123,3 +123,18 @@ def test_pairwise_fit_finds_the_informative_signal_and_keeps_floors() -> None:
     assert all(values[k] >= v for k, v in FLOORS.items())
     assert report.queries == 30 and set(report.cv_ndcg) == {0.1, 1.0}
     assert mean_ndcg(queries, qrels, weights) > 0.9
+
+
+def test_rewritten_profiles_keep_their_products_apart() -> None:
+    """Rewriting profiles (more or fewer products) never mixes one's products into another's."""
+    m = matcher()
+    docs = profiles()
+    grown = ProfileDoc(id="narrow", name="乙", products=("弹簧", "紧固件", "锂电池隔膜"))
+    shrunk = ProfileDoc(id="wide", name="甲", products=("弹簧",))
+    m.upsert_profiles([grown, shrunk], [passages(grown), passages(shrunk)])
+    m.upsert_profiles([docs[2]], [passages(docs[2])])
+    need = NeedDoc(id="n", title="锂电池隔膜")
+    best = {x.id: x.features.lexical_product for x in m.rank_profiles(need, SEPARATOR, k=3)}
+    assert best["narrow"] > best["wide"] and best["narrow"] > best["gears"]
+    dense = {x.id: x.features.dense_product for x in m.rank_profiles(need, SEPARATOR, k=3)}
+    assert dense["narrow"] > dense["wide"]
