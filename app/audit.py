@@ -10,13 +10,15 @@ from sqlalchemy.orm.attributes import History
 
 from models import AuditEntry, utcnow
 
-# Machinery and logs: writing these is not a decision of a person.
+# Machinery and logs: writing these is not a decision of a person. Match feedback is derived
+# from writes that are themselves recorded (interests, meeting requests, outcomes).
 SKIPPED_TABLES = {
     "audit_log",
     "embeddings",
     "encode_claims",
     "index_changes",
     "login_failures",
+    "match_feedback",
 }
 # Values that never go into the log.
 REDACTED = {"password_hash", "token_hash"}

@@ -14,6 +14,7 @@ from models.enterprise import (
     sme_links,
 )
 from models.event import Event, EventPair, EventParticipant, Meeting
+from models.feedback import MatchFeedback, RankingWeights
 from models.matching import Embedding, EncodeClaim, IndexChange
 from models.taxonomy import Chain, ChainLink, SubChain, TaxonomyVersion
 
@@ -36,7 +37,9 @@ __all__ = [
     "IndexChange",
     "Interest",
     "LoginFailure",
+    "MatchFeedback",
     "Meeting",
+    "RankingWeights",
     "SmeCertification",
     "SmeProduct",
     "SmeProfile",

@@ -29,7 +29,7 @@ from app.schemas.event import (
     ScheduleRead,
     SlotRead,
 )
-from app.services import match_docs
+from app.services import feedback, match_docs
 from app.services.common import check_version
 from app.services.matching import MatchingRuntime
 from matching import docking
@@ -304,7 +304,14 @@ def remove_participant(session: Session, event_id: int, party: str) -> None:
 def set_preferences(session: Session, event_id: int, data: PreferencesIn) -> list[PairRead]:
     """Marks (must-meet / no-thanks / neutral) and meeting requests with their answers."""
     get_event_row(session, event_id)
-    present = {_party(p) for p in repo.participants(session, event_id)}
+    people = repo.participants(session, event_id)
+    present = {_party(p) for p in people}
+    # The need a request is about, when the leader brought exactly one (else tuning picks it).
+    need_of = {
+        p.leader_id: p.demand_ids[0]
+        for p in people
+        if p.kind == "leader" and len(p.demand_ids or []) == 1
+    }
     errors: list[FieldError] = []
     for i, pref in enumerate(data.preferences):
         for key, field in ((f"L{pref.leader_id}", "leader_id"), (f"S{pref.sme_id}", "sme_id")):
@@ -336,6 +343,7 @@ def set_preferences(session: Session, event_id: int, data: PreferencesIn) -> lis
             setattr(pair, f"{pref.side}_mark", pref.mark)
         if pref.request == "request":
             pair.requested_by, pair.request_status = pref.side, "pending"
+            feedback.meeting_requested(session, pair, need_of.get(pref.leader_id))
         elif pref.request in ("accept", "decline"):
             if pair.requested_by is None or pair.requested_by == pref.side:
                 raise Conflict(
@@ -344,6 +352,9 @@ def set_preferences(session: Session, event_id: int, data: PreferencesIn) -> lis
                     field=f"preferences.{i}.request",
                 )
             pair.request_status = "accepted" if pref.request == "accept" else "declined"
+            feedback.meeting_answered(
+                session, pair, need_of.get(pref.leader_id), pref.request == "accept"
+            )
     session.flush()
     return list_pairs(session, event_id)
 
@@ -715,5 +726,6 @@ def record_outcome(session: Session, meeting_id: int, data: OutcomeIn) -> Meetin
     m.outcome_note = data.note
     m.outcome_at = utcnow()
     session.flush()
+    feedback.outcome_recorded(session, m)
     names = _names(session, repo.participants(session, event.id))
     return _meeting_read(m, slots_of(event), names)

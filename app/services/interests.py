@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 from app.errors import FieldError, Forbidden, InvalidInput, NotFound
 from app.repositories import users as repo
 from app.schemas.auth import InterestCreate, InterestRead
+from app.services import feedback
 from app.services.auth import Principal
 from models import Demand, Interest, SmeProfile
 
@@ -77,6 +78,8 @@ def express(session: Session, principal: Principal, data: InterestCreate) -> Int
         )
         session.add(row)
         session.flush()
+    # A label for the matcher: the leader's shortlist, or the SME's interest in the need.
+    feedback.interest_shown(session, row)
     return _read(row, (row.leader_id, row.sme_id) in _mutual(session, [row]))
 
 
@@ -106,5 +109,6 @@ def withdraw(session: Session, principal: Principal, interest_id: int) -> None:
     )
     if not own:
         raise NotFound(f"interest {interest_id} not found", f"意向 {interest_id} 不存在")
+    feedback.interest_withdrawn(session, row)
     session.delete(row)
     session.flush()

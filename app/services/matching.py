@@ -15,6 +15,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import fields
 from datetime import timedelta
 from itertools import pairwise
 
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.repositories import feedback as feedback_repo
 from app.repositories import matching as repo
 from app.services import match_docs
 from app.services.taxonomy import resolve_version
@@ -62,6 +64,8 @@ class MatchingRuntime:
         self.session_factory = session_factory
         self.encoder = SerialEncoder(encoder or build_encoder(settings))
         self.weights = FusionWeights.from_dict(settings.match_weights)
+        # The applied weight set (`ranking_weights`) in use, if any; read by `load`.
+        self.weights_id: int | None = None
         self.matcher = Matcher(
             self.encoder.dim, weights=self.weights, candidates=settings.match_candidates
         )
@@ -83,6 +87,7 @@ class MatchingRuntime:
         """Build the in-memory index from stored rows and vectors (no re-encoding)."""
         with self.session_factory() as session:
             self._last_poll = utcnow()
+            self._load_weights(session)
             self._load_links(session)
             smes = list(session.scalars(select(SmeProfile).where(SmeProfile.deleted_at.is_(None))))
             self._refresh_hashes(session, smes)
@@ -227,6 +232,8 @@ class MatchingRuntime:
                 todo.setdefault(change.entity_type, set()).add(change.entity_id)
             self._seen = {k: v for k, v in self._seen.items() if v >= since}
             self._last_poll = now
+            if "weights" in todo:
+                self._load_weights(session)
             if "link" in todo:
                 self._load_links(session)
             if "sme" in todo:
@@ -282,6 +289,30 @@ class MatchingRuntime:
         if live:
             docs = [match_docs.need_doc(r) for r in live]
             self.matcher.upsert_needs(docs, self._vectors(session, "demand", live))
+
+    def _load_weights(self, session: Session) -> None:
+        """The fusion weights: defaults < the applied set < CHAINMATCH_MATCH_WEIGHTS.
+
+        The applied set is the active `ranking_weights` row (`chainmatch tune --from-feedback
+        --apply`); an explicit setting of the deployment wins over it, key by key.
+        """
+        row = feedback_repo.active_weights(session)
+        row_id = row.id if row is not None else None
+        applied = dict(row.weights) if row is not None else {}
+        known = {f.name for f in fields(FusionWeights)}
+        if set(applied) - known:
+            log.warning(
+                "applied weights %s: unknown component(s) %s ignored",
+                row_id,
+                ", ".join(sorted(set(applied) - known)),
+            )
+        applied = {k: float(v) for k, v in applied.items() if k in known}
+        weights = FusionWeights.from_dict({**applied, **self.settings.match_weights})
+        self.weights = weights
+        self.matcher.weights = weights
+        if row_id != self.weights_id:
+            log.info("fusion weights: %s", f"applied set {row_id}" if row_id else "defaults")
+        self.weights_id = row_id
 
     def _load_links(self, session: Session) -> None:
         try:
@@ -422,6 +453,8 @@ class MatchingRuntime:
             "needs": len(self.matcher.needs),
             "pending_encodings": pending,
             "links_encoded": self._links_encoded,
+            # The applied weight set in use (`ranking_weights` id), None for the defaults.
+            "applied_weights": self.weights_id,
             "encoded_by_this_process": self.encoded,
             "instance": self.instance,
         }
