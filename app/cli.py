@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from app.config import get_settings
 from app.db import make_engine, make_session_factory, unit_of_work
+from app.main import limit_blas_threads
 from app.repositories import matching as matching_repo
 from app.services import demo, taxonomy
 from app.services.matching import MatchingRuntime, build_encoder
@@ -238,24 +239,28 @@ def main() -> None:
     cli()
 
 
-if __name__ == "__main__":
-    main()
+def _eval_settings(encoder_name: str | None, model: str | None):
+    settings = get_settings()
+    update = {}
+    if encoder_name:
+        update["encoder"] = encoder_name
+    if model:
+        update["encoder_model"] = model
+    return settings.model_copy(update=update) if update else settings
 
 
-def _eval_inputs(encoder_name: str | None):
+def _eval_inputs(settings, set_names: list[str]):
+    """Links, the named sets and their vectors (cached under var/cache), with a progress bar."""
     from app.services import evaluation
 
-    settings = get_settings()
-    if encoder_name:
-        settings = settings.model_copy(update={"encoder": encoder_name})
     links = evaluation.links_from_taxonomy(
         settings.data_dir / "chains" / f"{settings.taxonomy_version}.json"
     )
-    data = evaluation.load_eval_set(
-        settings.data_dir / "eval", {link.code: link.chain for link in links}
-    )
+    link_chain = {link.code: link.chain for link in links}
+    sets = {name: evaluation.load_set(name, settings.data_dir, link_chain) for name in set_names}
     encoder = build_encoder(settings)
-    total = len(data.profiles) + len(data.needs) + len(links)
+    total = sum(evaluation.passage_count(data, links) for data in sets.values())
+    out = {}
     with Progress(
         TextColumn("[bold]encoding (cached)"),
         BarColumn(),
@@ -265,23 +270,36 @@ def _eval_inputs(encoder_name: str | None):
         transient=True,
     ) as progress:
         task = progress.add_task("encode", total=total)
-        vectors = evaluation.encode_eval_set(
-            data,
-            links,
-            encoder,
-            settings.data_dir.parent / "var" / "cache",
-            progress=lambda n: progress.advance(task, n),
-        )
-    return settings, data, links, vectors
+        for name, data in sets.items():
+            vectors = evaluation.encode_eval_set(
+                data,
+                links,
+                encoder,
+                settings.data_dir.parent / "var" / "cache",
+                progress=lambda n: progress.advance(task, n),
+            )
+            out[name] = (data, vectors)
+    return links, out, encoder
+
+
+def _scores_row(table, label: str, scores, extra=()) -> None:
+    d = scores.as_dict()
+    table.add_row(label, f"{d['nDCG@10']:.3f}", *extra, f"{d['Recall@50']:.3f}", f"{d['MRR']:.3f}")
 
 
 @cli.command("eval")
 def eval_command(
+    set_name: Annotated[
+        str, typer.Option("--set", help="real (data/eval-real, the development set) or synthetic")
+    ] = "real",
     split: Annotated[
         str, typer.Option(help="needs to score: test (held out), train, or all")
     ] = "test",
     encoder: Annotated[str | None, typer.Option(help="override CHAINMATCH_ENCODER")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    model: Annotated[
+        str | None, typer.Option(help="model name or path (sentence-transformers encoder)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
     variant: Annotated[
         str,
         typer.Option(
@@ -289,114 +307,274 @@ def eval_command(
             "or no-structure (both sides without declared chains and links)"
         ),
     ] = "as-written",
+    ablations: Annotated[bool, typer.Option(help="also run every ablation (slower)")] = True,
 ) -> None:
-    """nDCG@10, Recall@50 and MRR of the full matcher, TF-IDF alone and dense alone."""
+    """nDCG@10, Recall@50 and MRR: full matcher, TF-IDF, e5, the untuned blend, ablations."""
     from rich.table import Table
 
     from app.services import evaluation
     from matching.features import FusionWeights
 
-    settings, data, links, vectors = _eval_inputs(encoder)
+    settings = _eval_settings(encoder, model)
+    limit_blas_threads(settings.blas_threads)
+    links, sets, enc = _eval_inputs(settings, [set_name])
+    data, vectors = sets[set_name]
     if variant != "as-written":
+        # Needs without keywords read differently: their vectors are encoded (and cached) anew.
         data = evaluation.without_structure(data, needs=True, profiles=variant == "no-structure")
         vectors = evaluation.encode_eval_set(
-            data, links, build_encoder(settings), settings.data_dir.parent / "var" / "cache"
+            data, links, enc, settings.data_dir.parent / "var" / "cache"
         )
     weights = FusionWeights.from_dict(settings.match_weights)
-    matcher = evaluation.build_matcher(data, vectors, links, weights, settings.match_candidates)
-    ranked = evaluation.rankings(data, vectors, matcher)
-    scores = evaluation.report(data, ranked, None if split == "all" else split)
-    tags = sorted({t for ts in data.tags.values() for t in ts})
-    by_tag = {}
-    for tag in tags:
-        keep = {n for n, ts in data.tags.items() if tag in ts}
-        if split != "all":
-            keep = {n for n in keep if data.split.get(n) == split}
-        by_tag[tag] = evaluation.report(
-            data,
-            {s: {q: r for q, r in runs.items() if q in keep} for s, runs in ranked.items()},
-            None,
-        )
-    best_single = max(scores["tfidf"].ndcg10, scores["dense"].ndcg10)
-    gain = (scores["full"].ndcg10 / best_single - 1.0) if best_single else 0.0
-    if as_json:
-        console.print_json(
-            json.dumps(
-                {
-                    "split": split,
-                    "variant": variant,
-                    "encoder": settings.encoder,
-                    "systems": {k: v.as_dict() for k, v in scores.items()},
-                    "gain_over_best_single": round(gain, 4),
-                    "by_tag": {
-                        t: {k: v.as_dict()["nDCG@10"] for k, v in r.items()}
-                        for t, r in by_tag.items()
-                    },
-                },
-                ensure_ascii=False,
-            )
-        )
-        return
-    table = Table(
-        title=f"chainmatch eval · {variant} · split={split} · {scores['full'].queries} needs"
+    run = evaluation.run_evaluation(
+        set_name,
+        data,
+        vectors,
+        links,
+        weights,
+        settings.match_candidates,
+        None if split == "all" else split,
+        with_ablations=ablations,
     )
-    for col in ("system", "nDCG@10", "Recall@50", "MRR"):
-        table.add_column(col, justify="right" if col != "system" else "left")
-    names = {"full": "full matcher", "tfidf": "TF-IDF alone", "dense": "dense alone"}
-    for key in ("full", "tfidf", "dense"):
-        d = scores[key].as_dict()
-        table.add_row(names[key], f"{d['nDCG@10']:.3f}", f"{d['Recall@50']:.3f}", f"{d['MRR']:.3f}")
+    blend = run.needs["blend"]
+    tfidf = run.needs["tfidf"]
+    full = run.needs["full"]
+    summary = {
+        "encoder": enc.name,
+        "variant": variant,
+        "full_vs_blend": round(full.ndcg10 / blend.ndcg10, 4) if blend.ndcg10 else None,
+        "full_vs_best_single": round(
+            full.ndcg10 / max(tfidf.ndcg10, run.needs["dense"].ndcg10, 1e-9), 4
+        ),
+        "recall50_vs_tfidf": round(full.recall50 - tfidf.recall50, 4),
+    }
+    if as_json:
+        console.print_json(json.dumps({**run.as_dict(), **summary}, ensure_ascii=False))
+        return
+    styles = [t for t in ("named", "paraphrased") if t in run.by_tag]
+    table = Table(
+        title=f"chainmatch eval · set={set_name} · {variant} · split={split} · "
+        f"{full.queries} needs · {enc.name}"
+    )
+    for col in ("system → SMEs", "nDCG@10", *styles, "Recall@50", "MRR"):
+        table.add_column(col, justify="left" if col.startswith("system") else "right")
+    for key, scores in run.needs.items():
+        label = evaluation.SYSTEM_LABELS.get(key, f"ablation {key}")
+        extra = [f"{run.by_tag[t][key].ndcg10:.3f}" for t in styles]
+        _scores_row(table, label, scores, extra)
     console.print(table)
-    console.print(f"full matcher vs the better single signal: {gain:+.1%} nDCG@10")
-    tag_table = Table(title="nDCG@10 by hard-case tag")
-    for col in ("tag", "needs", "full", "TF-IDF", "dense"):
-        tag_table.add_column(col)
-    for tag, r in by_tag.items():
-        tag_table.add_row(
-            tag,
-            str(r["full"].queries),
-            f"{r['full'].ndcg10:.3f}",
-            f"{r['tfidf'].ndcg10:.3f}",
-            f"{r['dense'].ndcg10:.3f}",
-        )
-    console.print(tag_table)
+    console.print(
+        f"full vs untuned blend: {summary['full_vs_blend']:.3f}x nDCG@10; "
+        f"vs the better single signal: {summary['full_vs_best_single']:.3f}x; "
+        f"Recall@50 vs TF-IDF: {summary['recall50_vs_tfidf']:+.3f}"
+    )
+    if not styles:
+        tag_table = Table(title="nDCG@10 by tag")
+        for col in ("tag", "needs", "full", "TF-IDF", "e5", "blend"):
+            tag_table.add_column(col)
+        for tag, r in run.by_tag.items():
+            tag_table.add_row(
+                tag,
+                str(r["full"].queries),
+                *(f"{r[s].ndcg10:.3f}" for s in ("full", "tfidf", "dense", "blend")),
+            )
+        console.print(tag_table)
+    reverse = Table(title=f"SME → needs · {run.reverse['full'].queries} profiles")
+    for col in ("system → needs", "nDCG@10", "Recall@50", "MRR"):
+        reverse.add_column(col, justify="left" if col.startswith("system") else "right")
+    for key, scores in run.reverse.items():
+        _scores_row(reverse, evaluation.SYSTEM_LABELS[key], scores)
+    console.print(reverse)
 
 
 @cli.command()
 def tune(
     encoder: Annotated[str | None, typer.Option(help="override CHAINMATCH_ENCODER")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="model name or path (sentence-transformers encoder)")
+    ] = None,
+    from_feedback: Annotated[
+        bool,
+        typer.Option(
+            "--from-feedback",
+            help="refit from the labels of use in the configured database (shortlists, "
+            "interests, meeting requests and answers, outcomes)",
+        ),
+    ] = False,
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply", help="with --from-feedback: make the new weights active (else only shown)"
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="with --apply: apply even if the held-out split gets worse"),
+    ] = False,
+    prior_weight: Annotated[
+        float,
+        typer.Option(help="weight of each real train need mixed in as a prior (0: feedback only)"),
+    ] = 1.0,
+    feedback_weight: Annotated[float, typer.Option(help="weight of each need with feedback")] = 1.0,
+    min_needs: Annotated[
+        int, typer.Option(help="fewest needs with a positive label to refit from")
+    ] = 5,
 ) -> None:
-    """Choose fusion weights on the train split (coordinate ascent on nDCG@10) and print them.
+    """Learn fusion weights on the train splits (pairwise logistic regression + refinement).
 
-    The objective averages three versions of the set: as written, needs without chain, link and
-    keywords, and both sides without declared structure.
+    Uses the real set (weight 1) and the synthetic set as written and without declared
+    structure (weight 0.2 each, for what real data lacks: certificates, regions, tiers), and
+    prints the weights with cross-validated and held-out figures. Nothing is applied: put the
+    JSON into CHAINMATCH_MATCH_WEIGHTS or the defaults of FusionWeights.
+
+    With --from-feedback: refit from what people did with the matches, show current and new
+    weights with nDCG@10 on the real set's held-out test split, and apply them only with --apply.
     """
+    if (apply or force) and not from_feedback:
+        raise typer.BadParameter("--apply and --force go with --from-feedback")
+    settings = _eval_settings(encoder, model)
+    limit_blas_threads(settings.blas_threads)
+    if from_feedback:
+        _tune_from_feedback(settings, apply, force, prior_weight, feedback_weight, min_needs)
+        return
+
     from app.services import evaluation
     from matching.features import FusionWeights
-    from matching.tuning import coordinate_ascent, mean_ndcg
+    from matching.tuning import fit_pairwise, mean_ndcg, refine
 
-    settings, data, links, _ = _eval_inputs(encoder)
+    links, sets, _ = _eval_inputs(settings, ["real", "synthetic"])
+    data, vectors = sets["synthetic"]
+    sets["synthetic-no-structure"] = (
+        evaluation.without_structure(data, needs=True, profiles=True),
+        vectors,
+    )
+    share = {"real": 1.0, "synthetic": 0.2, "synthetic-no-structure": 0.2}
     start = FusionWeights.from_dict(settings.match_weights)
-    enc = build_encoder(settings)
-    cache = settings.data_dir.parent / "var" / "cache"
-    tables: dict[str, dict] = {"train": {}, "test": {}}
-    qrels: dict = {}
-    variants = {
-        "as-written": data,
-        "needs-free-text": evaluation.without_structure(data, needs=True),
-        "no-structure": evaluation.without_structure(data, needs=True, profiles=True),
-    }
-    for name, variant in variants.items():
-        vecs = evaluation.encode_eval_set(variant, links, enc, cache)
-        matcher = evaluation.build_matcher(variant, vecs, links, start, candidates=300)
-        for split in tables:
-            for need_id, feats in evaluation.feature_table(variant, vecs, matcher, split).items():
-                tables[split][(name, need_id)] = feats
-                qrels[(name, need_id)] = data.qrels.get(need_id, {})
-    best, score = coordinate_ascent(tables["train"], qrels, start)
+    tables = {s: evaluation.tuning_tables(sets, links, s, start) for s in ("train", "test")}
+    train, qrels = tables["train"]
+    weight_of = {q: share[q[0]] for q in train}
+    fitted, fit_report = fit_pairwise(train, qrels, weight_of)
+    best, _ = refine(train, qrels, fitted, weight_of)
+    test, test_qrels = tables["test"]
+    for name in sets:
+        part = {q: f for q, f in train.items() if q[0] == name}
+        held = {q: f for q, f in test.items() if q[0] == name}
+        console.print(
+            f"{name}: train nDCG@10 {mean_ndcg(part, qrels, start):.4f} -> "
+            f"{mean_ndcg(part, qrels, best):.4f}; test {mean_ndcg(held, test_qrels, start):.4f}"
+            f" -> {mean_ndcg(held, test_qrels, best):.4f}"
+        )
     console.print(
-        f"train nDCG@10 {mean_ndcg(tables['train'], qrels, start):.4f} -> {score:.4f}; "
-        f"test {mean_ndcg(tables['test'], qrels, start):.4f} -> "
-        f"{mean_ndcg(tables['test'], qrels, best):.4f} (mean over {len(variants)} variants)"
+        f"pairwise logistic regression: C={fit_report.C} chosen by {fit_report.folds}-fold CV "
+        f"over {fit_report.queries} queries ({fit_report.pairs} pairs): "
+        + ", ".join(f"C={c}: {v:.4f}" for c, v in fit_report.cv_ndcg.items())
     )
     console.print_json(json.dumps(best.as_dict()))
+
+
+def _tune_from_feedback(
+    settings, apply: bool, force: bool, prior_weight: float, feedback_weight: float, min_needs: int
+) -> None:
+    """`tune --from-feedback`: collect, refit, show, and apply only when asked."""
+    from app.services import feedback
+
+    factory = make_session_factory(make_engine(settings.database_url))
+    runtime = MatchingRuntime(settings, factory)
+    try:
+        runtime.load()
+        # Short sessions: a SQLite transaction holds the write lock while it is open.
+        with factory() as session:
+            data = feedback.collect(session, runtime)
+        try:
+            feedback.ensure_enough(data, min_needs)
+        except feedback.NotEnoughFeedback as exc:
+            console.print(f"[red]{exc.message_zh} / {exc.message}; nothing changed[/red]")
+            raise typer.Exit(code=1) from None
+        links, sets, _ = _eval_inputs(settings, ["real"])
+        result = feedback.refit(
+            data,
+            runtime.weights,
+            settings.match_weights,
+            sets,
+            links,
+            prior_weight=prior_weight,
+            feedback_weight=feedback_weight,
+        )
+    finally:
+        runtime.stop()
+    _print_refit(result, runtime.weights_id)
+    if not apply:
+        console.print("nothing applied: run again with --apply to make these weights active")
+        return
+    try:
+        with unit_of_work(factory) as session:
+            row = feedback.apply(session, result, force=force)
+            row_id = row.id
+    except feedback.HeldOutWorse as exc:
+        console.print(f"[red]{exc.message_zh} / {exc.message} (--force applies anyway)[/red]")
+        raise typer.Exit(code=1) from None
+    when = (
+        f"within {settings.index_poll_seconds:g} s (CHAINMATCH_INDEX_POLL_SECONDS)"
+        if settings.index_poll_seconds > 0
+        else "when they next start (CHAINMATCH_INDEX_POLL_SECONDS=0: no polling)"
+    )
+    console.print(f"applied: weight set {row_id} is active; running processes load it {when}")
+
+
+def _print_refit(result, current_id: int | None) -> None:
+    fb = result.feedback
+    console.print(
+        f"feedback: {len(fb.queries)} needs with a positive label "
+        f"({fb.labelled_needs} with any), {fb.pairs} labelled pairs from {fb.signals} signals; "
+        f"weight {result.feedback_weight:g} per need"
+    )
+    prior = (
+        f"real train split, {result.prior_needs} needs, weight {result.prior_weight:g} per need"
+        if result.prior_needs
+        else "none"
+    )
+    console.print(f"prior: {prior}")
+    fit = result.fit
+    console.print(
+        f"pairwise logistic regression: C={fit.C} chosen by {fit.folds}-fold CV over "
+        f"{fit.queries} queries ({fit.pairs} pairs): "
+        + ", ".join(f"C={c}: {v:.4f}" for c, v in fit.cv_ndcg.items())
+    )
+    source = f"applied set {current_id}" if current_id else "defaults"
+    if result.pinned:
+        source += " + CHAINMATCH_MATCH_WEIGHTS"
+    console.print(f"{'weight':<16}{'current':>10}{'new':>10}{'change':>10}   (current: {source})")
+    now, new = result.current.as_dict(), result.proposed.as_dict()
+    for name, value in now.items():
+        pin = "  (CHAINMATCH_MATCH_WEIGHTS)" if name in result.pinned else ""
+        console.print(
+            f"{name:<16}{value:>10.4f}{new[name]:>10.4f}{new[name] - value:>+10.4f}{pin}",
+            highlight=False,
+        )
+    console.print(f"{'nDCG@10':<40}{'current':>10}{'new':>10}{'change':>10}")
+    rows = (
+        (
+            f"held-out real test split ({result.heldout_needs} needs)",
+            result.heldout_before,
+            result.heldout_after,
+        ),
+        (
+            f"feedback needs, fitted on ({len(fb.queries)})",
+            result.feedback_before,
+            result.feedback_after,
+        ),
+    )
+    for label, before, after in rows:
+        console.print(
+            f"{label:<40}{before:>10.4f}{after:>10.4f}{after - before:>+10.4f}", highlight=False
+        )
+    if result.pinned:
+        console.print(
+            "CHAINMATCH_MATCH_WEIGHTS sets "
+            + ", ".join(result.pinned)
+            + ": those keep their environment values whatever is applied"
+        )
+
+
+if __name__ == "__main__":
+    main()

