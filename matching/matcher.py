@@ -364,7 +364,13 @@ class Matcher:
         with self._lock:
             ids, lexical = self.profile_lexical.scores(text)
             stage = self._first_stage(ids, lexical, self.profile_vectors, need_vector)
-            need_links = self._placements(text, need_vector) if need.link is None else frozenset()
+            need_links = frozenset()
+            if need.link is None:
+                # A stored need was placed when written; only free-text queries are placed here.
+                stored = self.need_texts.get(need.id) == text and need.id in self.need_links
+                need_links = (
+                    self.need_links[need.id] if stored else self._placements(text, need_vector)
+                )
             pool = (
                 None
                 if where is None
@@ -437,7 +443,10 @@ class Matcher:
         with self._lock:
             ids, lexical = self.need_lexical.scores(text)
             stage = self._first_stage(ids, lexical, self.need_vectors, whole)
-            profile_links = profile.links or self._placements(text, whole)
+            stored = self.profile_texts.get(profile.id) == text and profile.id in self.profile_links
+            profile_links = profile.links or (
+                self.profile_links[profile.id] if stored else self._placements(text, whole)
+            )
             product_dense = np.zeros(len(ids))
             if whole is not None and len(self.need_vectors):
                 rows = products if products is not None and len(products) else whole[None, :]
