@@ -137,15 +137,3 @@ class LexicalIndex:
         with self._lock:
             self._refresh()
             return self.generation, self._ids
-
-    def scores_of(self, text: str, keys: Iterable[Hashable]) -> dict[Hashable, float]:
-        """Cosine of the query with the given documents only (unknown keys are skipped)."""
-        with self._lock:
-            self._refresh()
-            rows = [(key, self._row[key]) for key in keys if key in self._row]
-            if not rows:
-                return {}
-            q = normalize(self._term_frequencies([text]).multiply(self.idf_).tocsr())
-            picked = self._weighted[[r for _, r in rows]]
-            values = (picked @ q.T).toarray().ravel()
-            return {key: float(v) for (key, _), v in zip(rows, values, strict=True)}

@@ -1,4 +1,4 @@
-"""Choosing fusion weights on labelled data: coordinate ascent on mean nDCG@10."""
+"""Learning fusion weights on labelled data: pairwise logistic regression, then refinement."""
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -7,20 +7,6 @@ import numpy as np
 
 from matching.evaluation import ndcg_at_k
 from matching.features import COMPONENTS, FusionWeights
-
-# Values each weight may take during the search.
-GRID = {
-    "dense": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
-    "lexical": (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0),
-    "terms": (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0),
-    "link": (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5),
-    "certificates": (0.0, 0.1, 0.25, 0.5, 1.0),
-    "tier": (0.0, 0.25, 0.5, 1.0, 2.0),
-    "region": (0.0, 0.1, 0.25, 0.5, 1.0),
-    "capacity": (0.0, 0.1, 0.25, 0.5),
-    "supplied": (0.0, 0.1, 0.25, 0.5),
-    "must_missing": (0.5, 1.0, 2.0, 3.0, 5.0),
-}
 
 
 @dataclass
@@ -74,28 +60,6 @@ def refine(
                 trial = FusionWeights.from_dict({**best.as_dict(), name: value})
                 score = mean_ndcg(queries, qrels, trial, query_weight)
                 if score > best_score + 1e-4:
-                    best, best_score, improved = trial, score, True
-        if not improved:
-            break
-    return best, best_score
-
-
-def coordinate_ascent(
-    queries: Mapping[Hashable, QueryFeatures],
-    qrels: Mapping[Hashable, Mapping[Hashable, int]],
-    start: FusionWeights | None = None,
-    rounds: int = 4,
-) -> tuple[FusionWeights, float]:
-    """Improve one weight at a time over GRID until no change helps."""
-    best = start or FusionWeights()
-    best_score = mean_ndcg(queries, qrels, best)
-    for _ in range(rounds):
-        improved = False
-        for name, values in GRID.items():
-            for value in values:
-                trial = FusionWeights.from_dict({**best.as_dict(), name: value})
-                score = mean_ndcg(queries, qrels, trial)
-                if score > best_score + 1e-6:
                     best, best_score, improved = trial, score, True
         if not improved:
             break
