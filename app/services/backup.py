@@ -11,6 +11,7 @@ from sqlalchemy import Connection, LargeBinary, func, insert, select, text
 from sqlalchemy.sql.sqltypes import Date, DateTime
 
 from app.errors import Conflict
+from app.services.common import worksheet_value
 from models import metadata
 
 # Rows per INSERT when restoring.
@@ -75,7 +76,7 @@ def export_xlsx(conn: Connection, path: Path) -> None:
         for row in conn.execute(select(table).order_by(*table.primary_key.columns)):
             ws.append(
                 [
-                    json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else _xl(v)
+                    _xl(json.dumps(v, ensure_ascii=False)) if isinstance(v, list | dict) else _xl(v)
                     for v in (row._mapping[c] for c in columns)
                 ]
             )
@@ -86,7 +87,7 @@ def export_xlsx(conn: Connection, path: Path) -> None:
 def _xl(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)
-    return value
+    return worksheet_value(value)
 
 
 def restore_jsonl(conn: Connection, directory: Path) -> dict[str, int]:

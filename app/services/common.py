@@ -78,3 +78,14 @@ def search_text(*parts: Any) -> str:
         else:
             flat.extend(str(p) for p in part if p)
     return "\n".join(flat).lower()
+
+
+def worksheet_value(value: Any) -> Any:
+    """A value any worksheet can hold: control characters XLSX forbids are dropped.
+
+    Names and titles accept them through the API (only NUL and lone surrogates are refused),
+    and openpyxl raises on them, which made an export a 500.
+    """
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value

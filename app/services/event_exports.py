@@ -16,6 +16,7 @@ from app.repositories import demands as demand_repo
 from app.repositories import events as repo
 from app.schemas.event import OUTCOME_LABELS, MeetingRead, ScheduleRead
 from app.services import events
+from app.services.common import worksheet_value
 from models import Event
 
 _TEMPLATES = Environment(
@@ -73,7 +74,7 @@ def _sheet(ws, rows: list[list], headers: list[str]) -> None:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDE6F0")
     for row in rows:
-        ws.append(row)
+        ws.append([worksheet_value(v) for v in row])
     for column in ws.columns:
         width = max(len(str(c.value or "")) for c in column)
         ws.column_dimensions[column[0].column_letter].width = min(max(8, width * 2 + 2), 50)
@@ -81,7 +82,7 @@ def _sheet(ws, rows: list[list], headers: list[str]) -> None:
 
 
 def _safe_title(name: str, used: set[str]) -> str:
-    title = "".join(ch for ch in name if ch not in "[]:*?/\\")[:28] or "链主"
+    title = "".join(ch for ch in worksheet_value(name) if ch not in "[]:*?/\\")[:28] or "链主"
     base, i = title, 2
     while title in used:
         title = f"{base[:25]}-{i}"

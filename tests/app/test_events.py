@@ -285,3 +285,23 @@ def test_remove_participant(client: TestClient, event: dict) -> None:
     assert all(m["sme_id"] != sme for m in schedule["meetings"] + schedule["unplaced"])
     assert client.delete(f"/api/v1/events/{ev_id}/participants/S{sme}").status_code == 404
     assert client.delete(f"/api/v1/events/{ev_id}/participants/X1").status_code == 422
+
+
+def test_control_characters_in_names_still_export(client: TestClient, event: dict) -> None:
+    """Names may hold control characters XLSX forbids; the workbook drops them (was a 500)."""
+    ev_id = event["event"]["id"]
+    leader = event["leaders"][0]
+    r = client.patch(f"/api/v1/leaders/{leader['id']}", json={"name": "链主\x0b甲\x1f集团"})
+    assert r.status_code == 200, r.text
+    r = client.patch(f"/api/v1/events/{ev_id}", json={"venue": "会展\x01中心"})
+    assert r.status_code == 200, r.text
+    post(client, f"/api/v1/events/{ev_id}/match-list", {}, 200)
+    post(client, f"/api/v1/events/{ev_id}/schedule", {}, 200)
+    r = client.get(f"/api/v1/events/{ev_id}/schedule", params={"format": "xlsx"})
+    assert r.status_code == 200, r.text
+    wb = load_workbook(io.BytesIO(r.content))
+    assert "链主甲集团" in wb.sheetnames
+    cells = [c.value for row in wb["活动信息"].iter_rows() for c in row]
+    assert "会展中心" in cells
+    r = client.get(f"/api/v1/events/{ev_id}/report", params={"format": "xlsx"})
+    assert r.status_code == 200, r.text
