@@ -315,6 +315,14 @@ def eval_command(
     from app.services import evaluation
     from matching.features import FusionWeights
 
+    if set_name not in evaluation.SETS:
+        raise typer.BadParameter(f"one of {', '.join(evaluation.SETS)}", param_hint="--set")
+    if split not in ("test", "train", "all"):
+        raise typer.BadParameter("test, train or all", param_hint="--split")
+    if variant not in ("as-written", "needs-free-text", "no-structure"):
+        raise typer.BadParameter(
+            "as-written, needs-free-text or no-structure", param_hint="--variant"
+        )
     settings = _eval_settings(encoder, model)
     limit_blas_threads(settings.blas_threads)
     links, sets, enc = _eval_inputs(settings, [set_name])

@@ -71,6 +71,11 @@ class VectorIndex:
                     self._row[moved] = row
                 self._ids.pop()
 
+    def positions(self, keys: Sequence[Hashable]) -> np.ndarray:
+        """The row of each key (-1 for keys without a row), to align other arrays with rows."""
+        row_of = self._row
+        return np.fromiter((row_of.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+
     def vector(self, key: Hashable) -> np.ndarray | None:
         """The stored row of `key`."""
         row = self._row.get(key)

@@ -86,6 +86,10 @@ class LexicalIndex:
                 self._tf.pop(key, None)
             self._dirty = True
 
+    def _queries(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Normalised TF-IDF rows of query texts under the current IDF."""
+        return normalize(self._term_frequencies(texts).multiply(self.idf_).tocsr())
+
     def _refresh(self) -> None:
         if not self._dirty:
             return
@@ -121,7 +125,7 @@ class LexicalIndex:
         """Cosines of several queries (rows) with every document (columns)."""
         with self._lock:
             self._refresh()
-            q = normalize(self._term_frequencies(texts).multiply(self.idf_).tocsr())
+            q = self._queries(texts)
             values = (q @ self._weighted_t).toarray().astype(np.float32, copy=False)
             return list(self._ids), values.reshape(len(texts), len(self._ids))
 
@@ -129,7 +133,7 @@ class LexicalIndex:
         """Cosine of the query with every document, in the order of `row_keys()`."""
         with self._lock:
             self._refresh()
-            q = normalize(self._term_frequencies([text]).multiply(self.idf_).tocsr())
+            q = self._queries([text])
             return (q @ self._weighted_t).toarray().ravel()
 
     def row_keys(self) -> tuple[int, list[Hashable]]:

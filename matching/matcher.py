@@ -117,6 +117,9 @@ class Matcher:
         self.product_vectors: dict[Hashable, np.ndarray] = {}
         self.product_names: dict[Hashable, list[str]] = {}
         self.product_lexical = LexicalIndex(n_features=2**19)
+        # Row spans of each profile's products in product_lexical, per rebuild of it.
+        self._rows_of: dict[Hashable, tuple[int, int]] = {}
+        self._rows_generation = -1
         self.needs: dict[Hashable, NeedDoc] = {}
         self.need_texts: dict[Hashable, str] = {}
         self.need_links: dict[Hashable, frozenset[str]] = {}
@@ -163,13 +166,11 @@ class Matcher:
             self.need_links = dict(zip(ids, links, strict=True))
 
     @staticmethod
-    def _split_vectors(
-        doc: ProfileDoc, names: list[str], value
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _split_vectors(names: list[str], value) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(profile vector, product rows) from what was stored for a profile.
 
         A 1-D value is the profile vector alone (stored before products were encoded); a 2-D
-        one has the profile first and then one row per product of `product_texts(doc)`.
+        one has the profile first and then one row per product (`names`, `product_texts`).
         """
         if value is None:
             return None, None
@@ -190,7 +191,7 @@ class Matcher:
         vectors = list(vectors) if vectors is not None else [None] * len(docs)
         texts = [profile_text(d) for d in docs]
         names = [product_texts(d) for d in docs]
-        split = [self._split_vectors(d, n, v) for d, n, v in zip(docs, names, vectors, strict=True)]
+        split = [self._split_vectors(n, v) for n, v in zip(names, vectors, strict=True)]
         whole = [w for w, _ in split]
         with self._lock:
             with_vec = [(d.id, w) for d, w in zip(docs, whole, strict=True) if w is not None]
@@ -284,8 +285,7 @@ class Matcher:
         if query is not None and len(vectors):
             raw = vectors.scores(query).astype(np.float64)
             dense_stats = self._stats(raw)
-            row_of = vectors._row
-            pos = np.fromiter((row_of.get(i, -1) for i in ids), dtype=np.int64, count=n)
+            pos = vectors.positions(ids)
             known = pos >= 0
             dense_raw[known] = raw[pos[known]]
             dense[known] = (dense_raw[known] - dense_stats[0]) / dense_stats[1]
@@ -343,7 +343,7 @@ class Matcher:
     def _product_rows(self) -> dict[Hashable, tuple[int, int]]:
         """Row span of each profile's products in the product index (cached per rebuild)."""
         generation, keys = self.product_lexical.row_keys()
-        if getattr(self, "_rows_generation", None) != generation:
+        if self._rows_generation != generation:
             spans: dict[Hashable, tuple[int, int]] = {}
             for row, (owner, _) in enumerate(keys):
                 start, _end = spans.get(owner, (row, row))
@@ -437,7 +437,7 @@ class Matcher:
         """
         text = profile_text(profile)
         names = product_texts(profile)
-        whole, products = self._split_vectors(profile, names, profile_vector)
+        whole, products = self._split_vectors(names, profile_vector)
         if products is None and whole is not None and profile.id in self.product_vectors:
             products = self.product_vectors[profile.id]
         with self._lock:
@@ -451,8 +451,7 @@ class Matcher:
             if whole is not None and len(self.need_vectors):
                 rows = products if products is not None and len(products) else whole[None, :]
                 best = (self.need_vectors.matrix @ rows.T).max(axis=1).astype(np.float64)
-                row_of = self.need_vectors._row
-                pos = np.fromiter((row_of.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+                pos = self.need_vectors.positions(ids)
                 known = pos >= 0
                 mean, spread = stage.dense_stats
                 product_dense[known] = (best[pos[known]] - mean) / spread

@@ -156,32 +156,18 @@ def forget(
         session.flush()
 
 
-def _interest_source(side: str) -> str:
-    return "shortlist" if side == "leader" else "interest"
-
-
-def interest_shown(session: Session, interest: Interest) -> None:
-    """A leader shortlisted an SME for a need, or an SME showed interest in a need."""
+def interest_changed(session: Session, interest: Interest, withdrawn: bool = False) -> None:
+    """A leader shortlisted an SME for a need, or an SME showed interest in a need; a
+    withdrawal grades the same row 0."""
     record(
         session,
-        _interest_source(interest.side),
+        "shortlist" if interest.side == "leader" else "interest",
         interest.sme_id,
         demand_id=interest.demand_id,
         leader_id=interest.leader_id,
-        user_id=interest.user_id,
-    )
-
-
-def interest_withdrawn(session: Session, interest: Interest) -> None:
-    """The side took its interest back: the same row, graded 0."""
-    record(
-        session,
-        _interest_source(interest.side),
-        interest.sme_id,
-        demand_id=interest.demand_id,
-        leader_id=interest.leader_id,
-        label=0,
-        detail="withdrawn",
+        label=0 if withdrawn else None,
+        detail="withdrawn" if withdrawn else "",
+        user_id=None if withdrawn else interest.user_id,
     )
 
 

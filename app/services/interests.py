@@ -79,7 +79,7 @@ def express(session: Session, principal: Principal, data: InterestCreate) -> Int
         session.add(row)
         session.flush()
     # A label for the matcher: the leader's shortlist, or the SME's interest in the need.
-    feedback.interest_shown(session, row)
+    feedback.interest_changed(session, row)
     return _read(row, (row.leader_id, row.sme_id) in _mutual(session, [row]))
 
 
@@ -109,6 +109,6 @@ def withdraw(session: Session, principal: Principal, interest_id: int) -> None:
     )
     if not own:
         raise NotFound(f"interest {interest_id} not found", f"意向 {interest_id} 不存在")
-    feedback.interest_withdrawn(session, row)
+    feedback.interest_changed(session, row, withdrawn=True)
     session.delete(row)
     session.flush()

@@ -22,6 +22,7 @@ from itertools import pairwise
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.config import Settings
 from app.repositories import feedback as feedback_repo
@@ -116,8 +117,8 @@ class MatchingRuntime:
             repo.set_text_hashes(session, SmeProfile, stale)
             session.commit()
             for sme in smes:
-                if sme.id in stale:
-                    session.refresh(sme)
+                if sme.id in stale:  # what the UPDATE wrote, without reading each row again
+                    set_committed_value(sme, "match_text_hash", stale[sme.id])
             log.info("%d profiles re-keyed for per-product encoding", len(stale))
 
     def start(self) -> None:

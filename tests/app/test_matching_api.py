@@ -341,3 +341,11 @@ def test_vectors_stored_before_products_serve_until_re_encoded(
     fresh.sync()
     assert fresh.matcher.product_vectors[fit_id].shape[0] == 2
     fresh.stop()
+
+
+def test_the_service_ranks_with_one_blas_thread(client: TestClient, runtime) -> None:
+    """Waking a second BLAS thread for each small product cost a ranking 2.4x (README)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == runtime.settings.blas_threads == 1 for p in blas)

@@ -138,3 +138,31 @@ def test_rewritten_profiles_keep_their_products_apart() -> None:
     assert best["narrow"] > best["wide"] and best["narrow"] > best["gears"]
     dense = {x.id: x.features.dense_product for x in m.rank_profiles(need, SEPARATOR, k=3)}
     assert dense["narrow"] > dense["wide"]
+
+
+class CountingPlacer:
+    """A placer that puts every text in one link and counts how often it is asked."""
+
+    calls = 0
+
+    def place_many(self, texts, vectors, k=3):
+        from matching.placement import Placement
+
+        self.calls += len(texts)
+        return [[Placement("x-1", "x", "环节", 1.0, ())] for _ in texts]
+
+
+def test_stored_needs_and_profiles_are_not_placed_again_per_ranking() -> None:
+    placer = CountingPlacer()
+    m = Matcher(DIM, candidates=10, placer=placer)
+    docs = profiles()
+    m.upsert_profiles(docs, [passages(d) for d in docs])
+    need = NeedDoc(id="n", title="锂电池隔膜")
+    m.upsert_needs([need], [SEPARATOR])
+    written = placer.calls
+    m.rank_profiles(need, SEPARATOR, k=3)
+    m.rank_needs(docs[0], passages(docs[0]), k=3)
+    assert placer.calls == written
+    # A free-text query (not stored) is placed when it is ranked.
+    m.rank_profiles(NeedDoc(id="query", title="隔膜"), SEPARATOR, k=3)
+    assert placer.calls == written + 1
