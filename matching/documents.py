@@ -57,11 +57,15 @@ class NeedDoc:
     status: str = "published"
     valid_until: date | None = None
 
+    def open_until(self) -> int:
+        """The last day suppliers can answer the need (a date ordinal; -1 when closed)."""
+        if self.status not in ("published", "docking"):
+            return -1
+        return (self.valid_until or date.max).toordinal()
+
     def is_open(self, today: date) -> bool:
         """True while suppliers can still answer the need."""
-        return self.status in ("published", "docking") and (
-            self.valid_until is None or self.valid_until >= today
-        )
+        return self.open_until() >= today.toordinal()
 
     @property
     def must_certifications(self) -> tuple[str, ...]:

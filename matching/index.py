@@ -56,8 +56,9 @@ class VectorIndex:
             # One fancy-indexed assignment; with repeated keys the last vector wins.
             self._matrix[[self._row[k] for k in keys]] = vectors
 
-    def remove(self, keys: Iterable[Hashable]) -> None:
-        """Drop rows (the last row moves into the hole)."""
+    def remove(self, keys: Iterable[Hashable]) -> list[Hashable]:
+        """Drop rows (the last row moves into the hole); returns the keys that moved."""
+        moved: list[Hashable] = []
         with self._lock:
             for key in keys:
                 row = self._row.pop(key, None)
@@ -65,11 +66,13 @@ class VectorIndex:
                     continue
                 last = len(self._ids) - 1
                 if row != last:
-                    moved = self._ids[last]
+                    key_moved = self._ids[last]
                     self._matrix[row] = self._matrix[last]
-                    self._ids[row] = moved
-                    self._row[moved] = row
+                    self._ids[row] = key_moved
+                    self._row[key_moved] = row
+                    moved.append(key_moved)
                 self._ids.pop()
+        return moved
 
     def positions(self, keys: Sequence[Hashable]) -> np.ndarray:
         """The row of each key (-1 for keys without a row), to align other arrays with rows."""

@@ -6,8 +6,10 @@ Both directions use the same pair features, so a pair scores alike whichever sid
 import threading
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
+import scipy.sparse as sp
 
 from matching.documents import NeedDoc, ProfileDoc, need_text, product_texts, profile_text
 from matching.explain import reasons
@@ -32,12 +34,13 @@ class Match:
 
 @dataclass(frozen=True)
 class ProfileFilter:
-    """Hard filters an organizer sets on a profile ranking."""
+    """Hard filters an organizer sets on a profile ranking (`ids`: only these profiles)."""
 
     chain: str | None = None
     city: str | None = None
     tier: str | None = None
     certification: str | None = None
+    ids: frozenset[Hashable] | None = None
 
     def __call__(self, p: ProfileDoc) -> bool:
         return (
@@ -45,11 +48,75 @@ class ProfileFilter:
             and (self.city is None or p.city == self.city)
             and (self.tier is None or p.tier == self.tier)
             and (self.certification is None or self.certification in p.certifications)
+            and (self.ids is None or p.id in self.ids)
         )
 
     @property
     def active(self) -> bool:
-        return any(v is not None for v in (self.chain, self.city, self.tier, self.certification))
+        return any(
+            v is not None for v in (self.chain, self.city, self.tier, self.certification, self.ids)
+        )
+
+    def terms(self) -> list[tuple[str, object]]:
+        """The (field, value) postings a profile must hold, as `_Postings` keys them."""
+        pairs = [("chain", self.chain), ("city", self.city), ("tier", self.tier)]
+        pairs.append(("cert", self.certification))
+        return [(f, v) for f, v in pairs if v is not None]
+
+
+@dataclass(frozen=True)
+class NeedFilter:
+    """Hard filters on a need ranking: open on a day (see `NeedDoc.is_open`)."""
+
+    open_on: date | None = None
+
+    def __call__(self, n: NeedDoc) -> bool:
+        return self.open_on is None or n.is_open(self.open_on)
+
+
+def _profile_postings(p: ProfileDoc) -> list[tuple[str, object]]:
+    """What a ProfileFilter or a need's link can select a profile by."""
+    pairs: list[tuple[str, object]] = [("city", p.city), ("tier", p.tier)]
+    pairs += [("chain", c) for c in p.chains]
+    pairs += [("cert", c) for c in p.certifications]
+    pairs += [("link", x) for x in p.links]
+    return [(f, v) for f, v in pairs if v is not None]
+
+
+class _Postings:
+    """Rows per (field, value), for filter masks without a pass over the documents."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, object], set[int]] = {}
+
+    def add(self, row: int, pairs: Iterable[tuple[str, object]]) -> None:
+        for pair in pairs:
+            self._rows.setdefault(pair, set()).add(row)
+
+    def discard(self, row: int, pairs: Iterable[tuple[str, object]]) -> None:
+        for pair in pairs:
+            rows = self._rows.get(pair)
+            if rows is not None:
+                rows.discard(row)
+                if not rows:
+                    del self._rows[pair]
+
+    def mask(self, pair: tuple[str, object], n: int) -> np.ndarray:
+        """Rows holding `pair`, as a boolean mask of n rows."""
+        out = np.zeros(n, dtype=bool)
+        rows = self._rows.get(pair)
+        if rows:
+            out[np.fromiter(rows, dtype=np.int64, count=len(rows))] = True
+        return out
+
+
+def _aligned(old: np.ndarray, n: int) -> np.ndarray:
+    """`old` grown to n entries (new ones -1)."""
+    if old.size >= n:
+        return old
+    grown = np.full(max(n, 2 * old.size), -1, dtype=np.int64)
+    grown[: old.size] = old
+    return grown
 
 
 def _stats(values: np.ndarray) -> tuple[float, float]:
@@ -97,6 +164,8 @@ class Matcher:
         placer: LinkPlacer | None = None,
         link_names: dict[str, str] | None = None,
         normalisation: str = "z",
+        lexical: dict | None = None,
+        exact_needs: int = 2000,
     ) -> None:
         if normalisation not in NORMALISATIONS:
             raise ValueError(f"unknown normalisation {normalisation!r}")
@@ -106,36 +175,61 @@ class Matcher:
         self.placer = placer
         self.link_names = link_names or {}
         self.normalisation = normalisation
+        # Up to this many needs, a profile's need ranking scores every need in full.
+        self.exact_needs = exact_needs
         self._stats = NORMALISATIONS[normalisation]
         self._lock = threading.RLock()
+        lexical = lexical or {}
         self.profiles: dict[Hashable, ProfileDoc] = {}
         self.profile_texts: dict[Hashable, str] = {}
         self.profile_links: dict[Hashable, frozenset[str]] = {}
         self.profile_vectors = VectorIndex(dim)
-        self.profile_lexical = LexicalIndex()
+        # The lexical index numbers the rows; arrays below follow its rows.
+        self.profile_lexical = LexicalIndex(**lexical)
+        self._profile_dense = np.zeros(0, dtype=np.int64)
+        self._profile_postings = _Postings()
         # Per profile: one row per product (rows follow `product_texts`), when encoded.
         self.product_vectors: dict[Hashable, np.ndarray] = {}
         self.product_names: dict[Hashable, list[str]] = {}
-        self.product_lexical = LexicalIndex(n_features=2**19)
-        # Row spans of each profile's products in product_lexical, per rebuild of it.
-        self._rows_of: dict[Hashable, tuple[int, int]] = {}
-        self._rows_generation = -1
+        self.product_lexical = LexicalIndex(**{"n_features": 2**19, **lexical})
+        self._product_rows: dict[Hashable, np.ndarray] = {}
         self.needs: dict[Hashable, NeedDoc] = {}
         self.need_texts: dict[Hashable, str] = {}
         self.need_links: dict[Hashable, frozenset[str]] = {}
         self.need_vectors = VectorIndex(dim)
         self.need_lexical = LexicalIndex()
+        self._need_dense = np.zeros(0, dtype=np.int64)
+        # Per need row: the last day it is open (NeedDoc.open_until), for NeedFilter masks.
+        self._need_open_until = np.zeros(0, dtype=np.int64)
+
+    def refresh(self) -> None:
+        """Fold every pending write into the lexical indexes now (exact TF-IDF)."""
+        for index in (self.profile_lexical, self.product_lexical, self.need_lexical):
+            index.refresh()
 
     # -- maintenance -------------------------------------------------------------------------
 
     def _placements(self, text: str, vector: np.ndarray | None) -> frozenset[str]:
         return self._placements_many([text], [vector])[0]
 
-    def _placements_many(self, texts: list[str], vectors: list) -> list[frozenset[str]]:
-        """Top-3 suggested links of each text (batched: one pass with, one without vectors)."""
+    def _placements_many(
+        self,
+        texts: list[str],
+        vectors: list,
+        counts: sp.csr_matrix | None = None,
+        source: LexicalIndex | None = None,
+    ) -> list[frozenset[str]]:
+        """Top-3 suggested links of each text (batched: one pass with, one without vectors).
+
+        `counts`: the texts' n-gram counts in `source`, reused when the placer's lexical index
+        can fold them into its own features.
+        """
         out: list[frozenset[str]] = [frozenset()] * len(texts)
         if self.placer is None or not texts:
             return out
+        own = getattr(self.placer, "lexical_", None)
+        if counts is not None and (source is None or own is None or not own.folds_from(source)):
+            counts = None
         with_vec = [i for i, v in enumerate(vectors) if v is not None]
         without = [i for i, v in enumerate(vectors) if v is None]
         for rows, stacked in (
@@ -144,7 +238,8 @@ class Matcher:
         ):
             if not rows:
                 continue
-            placed = self.placer.place_many([texts[i] for i in rows], stacked, k=3)
+            extra = {} if counts is None else {"counts": counts[rows]}
+            placed = self.placer.place_many([texts[i] for i in rows], stacked, k=3, **extra)
             for i, places in zip(rows, placed, strict=True):
                 out[i] = frozenset(p.code for p in places)
         return out
@@ -180,6 +275,20 @@ class Matcher:
         products = value[1:] if value.shape[0] == len(names) + 1 and names else None
         return value[0], products
 
+    @staticmethod
+    def _realign(
+        aligned: np.ndarray, lexical: LexicalIndex, vectors: VectorIndex, keys: Iterable[Hashable]
+    ) -> np.ndarray:
+        """Point the lexical rows of `keys` at their current vector rows (-1: no vector)."""
+        aligned = _aligned(aligned, lexical.row_count)
+        keys = list(keys)
+        rows = lexical.rows(keys)
+        known = rows >= 0
+        aligned[rows[known]] = vectors.positions(
+            [k for k, ok in zip(keys, known, strict=True) if ok]
+        )
+        return aligned
+
     def upsert_profiles(
         self, docs: Sequence[ProfileDoc], vectors: np.ndarray | Sequence | None = None
     ) -> None:
@@ -193,6 +302,8 @@ class Matcher:
         names = [product_texts(d) for d in docs]
         split = [self._split_vectors(n, v) for n, v in zip(names, vectors, strict=True)]
         whole = [w for w, _ in split]
+        counts = self.profile_lexical.counts(texts)
+        placements = self._placements_many(texts, whole, counts, self.profile_lexical)
         with self._lock:
             with_vec = [(d.id, w) for d, w in zip(docs, whole, strict=True) if w is not None]
             without = [d.id for d, w in zip(docs, whole, strict=True) if w is None]
@@ -200,14 +311,26 @@ class Matcher:
                 self.profile_vectors.upsert(
                     [k for k, _ in with_vec], np.stack([v for _, v in with_vec])
                 )
-            self.profile_vectors.remove(without)
-            self.profile_lexical.upsert([d.id for d in docs], texts)
+            moved = self.profile_vectors.remove(without)
+            ids = [d.id for d in docs]
+            for doc in docs:
+                old = self.profiles.get(doc.id)
+                if old is not None:
+                    row = int(self.profile_lexical.rows([doc.id])[0])
+                    self._profile_postings.discard(row, _profile_postings(old))
+            self.profile_lexical.upsert(ids, texts, counts)
+            self._profile_dense = self._realign(
+                self._profile_dense, self.profile_lexical, self.profile_vectors, [*ids, *moved]
+            )
+            for doc, row in zip(docs, self.profile_lexical.rows(ids).tolist(), strict=True):
+                self._profile_postings.add(row, _profile_postings(doc))
             self.product_lexical.remove(
                 (d.id, j) for d in docs for j in range(len(self.product_names.get(d.id, ())))
             )
             keys = [(d.id, j) for d, n in zip(docs, names, strict=True) for j in range(len(n))]
             self.product_lexical.upsert(keys, [x for n in names for x in n])
-            placements = self._placements_many(texts, whole)
+            product_rows = self.product_lexical.rows(keys)
+            start = 0
             for doc, text, links, own, (_, products) in zip(
                 docs, texts, placements, names, split, strict=True
             ):
@@ -215,6 +338,11 @@ class Matcher:
                 self.profile_texts[doc.id] = text
                 self.profile_links[doc.id] = links
                 self.product_names[doc.id] = own
+                if own:
+                    self._product_rows[doc.id] = product_rows[start : start + len(own)]
+                else:
+                    self._product_rows.pop(doc.id, None)
+                start += len(own)
                 if products is not None:
                     self.product_vectors[doc.id] = products
                 else:
@@ -222,10 +350,17 @@ class Matcher:
 
     def remove_profiles(self, ids: Iterable[Hashable]) -> None:
         """Forget profiles."""
-        ids = list(ids)
+        ids = [i for i in dict.fromkeys(ids) if i in self.profiles]
         with self._lock:
-            self.profile_vectors.remove(ids)
+            moved = self.profile_vectors.remove(ids)
+            rows = self.profile_lexical.rows(ids)
+            for key, row in zip(ids, rows.tolist(), strict=True):
+                self._profile_postings.discard(row, _profile_postings(self.profiles[key]))
+            self._profile_dense[rows] = -1
             self.profile_lexical.remove(ids)
+            self._profile_dense = self._realign(
+                self._profile_dense, self.profile_lexical, self.profile_vectors, moved
+            )
             self.product_lexical.remove(
                 (i, j) for i in ids for j in range(len(self.product_names.get(i, ())))
             )
@@ -235,6 +370,7 @@ class Matcher:
                 self.profile_links.pop(key, None)
                 self.product_vectors.pop(key, None)
                 self.product_names.pop(key, None)
+                self._product_rows.pop(key, None)
 
     def upsert_needs(
         self, docs: Sequence[NeedDoc], vectors: np.ndarray | Sequence | None = None
@@ -242,6 +378,8 @@ class Matcher:
         """Add or replace needs (vectors are query embeddings)."""
         vectors = list(vectors) if vectors is not None else [None] * len(docs)
         texts = [need_text(d) for d in docs]
+        counts = self.need_lexical.counts(texts)
+        placements = self._placements_many(texts, vectors, counts, self.need_lexical)
         with self._lock:
             with_vec = [(d.id, v) for d, v in zip(docs, vectors, strict=True) if v is not None]
             without = [d.id for d, v in zip(docs, vectors, strict=True) if v is None]
@@ -249,9 +387,14 @@ class Matcher:
                 self.need_vectors.upsert(
                     [k for k, _ in with_vec], np.stack([v for _, v in with_vec])
                 )
-            self.need_vectors.remove(without)
-            self.need_lexical.upsert([d.id for d in docs], texts)
-            placements = self._placements_many(texts, vectors)
+            moved = self.need_vectors.remove(without)
+            ids = [d.id for d in docs]
+            self.need_lexical.upsert(ids, texts, counts)
+            self._need_dense = self._realign(
+                self._need_dense, self.need_lexical, self.need_vectors, [*ids, *moved]
+            )
+            self._need_open_until = _aligned(self._need_open_until, self.need_lexical.row_count)
+            self._need_open_until[self.need_lexical.rows(ids)] = [d.open_until() for d in docs]
             for doc, text, links in zip(docs, texts, placements, strict=True):
                 self.needs[doc.id] = doc
                 self.need_texts[doc.id] = text
@@ -259,10 +402,14 @@ class Matcher:
 
     def remove_needs(self, ids: Iterable[Hashable]) -> None:
         """Forget needs."""
-        ids = list(ids)
+        ids = [i for i in dict.fromkeys(ids) if i in self.needs]
         with self._lock:
-            self.need_vectors.remove(ids)
+            moved = self.need_vectors.remove(ids)
+            self._need_dense[self.need_lexical.rows(ids)] = -1
             self.need_lexical.remove(ids)
+            self._need_dense = self._realign(
+                self._need_dense, self.need_lexical, self.need_vectors, moved
+            )
             for key in ids:
                 self.needs.pop(key, None)
                 self.need_texts.pop(key, None)
@@ -272,29 +419,31 @@ class Matcher:
 
     def _first_stage(
         self,
-        ids: list[Hashable],
         lexical: np.ndarray,
+        alive: np.ndarray,
         vectors: VectorIndex,
+        aligned: np.ndarray,
         query: np.ndarray | None,
     ) -> "_Stage":
-        """Per-query normalised dense and lexical scores, aligned with `ids`."""
-        n = len(ids)
+        """Per-query normalised dense and lexical scores, one per lexical row."""
+        n = lexical.size
         dense = np.zeros(n, dtype=np.float64)
         dense_raw = np.full(n, np.nan, dtype=np.float64)
         dense_stats = (0.0, 1.0)
         if query is not None and len(vectors):
             raw = vectors.scores(query).astype(np.float64)
             dense_stats = self._stats(raw)
-            pos = vectors.positions(ids)
+            pos = aligned[:n]
             known = pos >= 0
             dense_raw[known] = raw[pos[known]]
             dense[known] = (dense_raw[known] - dense_stats[0]) / dense_stats[1]
-        lex_stats = self._stats(lexical.astype(np.float64))
-        lex = (lexical.astype(np.float64) - lex_stats[0]) / lex_stats[1]
-        return _Stage(ids, dense, dense_raw, dense_stats, lex, lex_stats, query is not None)
+        values = lexical.astype(np.float64)
+        lex_stats = self._stats(values[alive])
+        lex = (values - lex_stats[0]) / lex_stats[1]
+        return _Stage(alive, dense, dense_raw, dense_stats, lex, lex_stats, query is not None)
 
-    def _shortlist(self, stage: "_Stage", pool: np.ndarray | None, link: str | None) -> list[int]:
-        """Positions to score in full: the best by meaning, by wording, and the link's holders.
+    def _shortlist(self, stage: "_Stage", eligible: np.ndarray, link: str | None) -> list[int]:
+        """Rows to score in full: the best by meaning, by wording, and the link's holders.
 
         Taking each signal's own top list (rather than one weighted sum) keeps recall whatever
         the fusion weights are.
@@ -303,21 +452,39 @@ class Matcher:
         picked: dict[int, None] = {}
         signals = [stage.lexical] + ([stage.dense] if stage.has_dense else [])
         for signal in signals:
-            values = signal if pool is None else np.where(pool, signal, -np.inf)
+            values = np.where(eligible, signal, -np.inf)
             top = _top(values, share)
             top = top[np.argsort(-values[top], kind="stable")]
             picked.update(dict.fromkeys(top.tolist()))
         if link:
-            holders = np.array([link in self.profiles[i].links for i in stage.ids], dtype=bool)
-            if pool is not None:
-                holders &= pool
+            holders = self._profile_postings.mask(("link", link), eligible.size) & eligible
             values = np.where(holders, stage.dense + stage.lexical, -np.inf)
             top = _top(values, share)
             picked.update(dict.fromkeys(top[np.argsort(-values[top], kind="stable")].tolist()))
         return list(picked)
 
+    def _profile_pool(self, where: Callable[[ProfileDoc], bool] | None, n: int) -> np.ndarray:
+        """Rows that pass `where` (a ProfileFilter as masks; any other callable per profile)."""
+        alive = self.profile_lexical.alive()[:n]
+        if where is None:
+            return alive
+        if isinstance(where, ProfileFilter):
+            pool = alive
+            for pair in where.terms():
+                pool &= self._profile_postings.mask(pair, n)
+            if where.ids is not None:
+                rows = self.profile_lexical.rows(list(where.ids))
+                chosen = np.zeros(n, dtype=bool)
+                chosen[rows[(rows >= 0) & (rows < n)]] = True
+                pool &= chosen
+            return pool
+        pool = np.zeros(n, dtype=bool)
+        for row in np.flatnonzero(alive).tolist():
+            pool[row] = bool(where(self.profiles[self.profile_lexical.key_at(row)]))
+        return pool
+
     def _product_dense(
-        self, keys: list[Hashable], positions: list[int], query: np.ndarray | None, stage: "_Stage"
+        self, keys: list[Hashable], rows: list[int], query: np.ndarray | None, stage: "_Stage"
     ) -> np.ndarray:
         """Each profile's best product by meaning, on the whole-profile dense scale.
 
@@ -328,7 +495,7 @@ class Matcher:
         if query is None:
             return out
         mean, spread = stage.dense_stats
-        raw = stage.dense_raw[positions] if positions else np.zeros(0)
+        raw = stage.dense_raw[rows] if rows else np.zeros(0)
         has = [j for j, key in enumerate(keys) if key in self.product_vectors]
         if has:
             blocks = [self.product_vectors[keys[j]] for j in has]
@@ -340,16 +507,22 @@ class Matcher:
         out[known] = (raw[known] - mean) / spread
         return out
 
-    def _product_rows(self) -> dict[Hashable, tuple[int, int]]:
-        """Row span of each profile's products in the product index (cached per rebuild)."""
-        generation, keys = self.product_lexical.row_keys()
-        if self._rows_generation != generation:
-            spans: dict[Hashable, tuple[int, int]] = {}
-            for row, (owner, _) in enumerate(keys):
-                start, _end = spans.get(owner, (row, row))
-                spans[owner] = (start, row + 1)
-            self._rows_of, self._rows_generation = spans, generation
-        return self._rows_of
+    def _product_lexical(
+        self, text: str, keys: list[Hashable], stage: "_Stage"
+    ) -> dict[Hashable, float]:
+        """The best product of each profile by wording, on the whole-profile lexical scale.
+
+        Only the shortlist's product rows are scored (no pass over every product).
+        """
+        owned = [(key, self._product_rows[key]) for key in keys if key in self._product_rows]
+        if not owned:
+            return {}
+        rows = np.concatenate([r for _, r in owned])
+        values = self.product_lexical.gather_scores(text, rows)
+        starts = np.cumsum([0, *(r.size for _, r in owned[:-1])])
+        best = np.maximum.reduceat(values, starts)
+        mean, spread = stage.lexical_stats
+        return {key: (float(b) - mean) / spread for (key, _), b in zip(owned, best, strict=True)}
 
     def rank_profiles(
         self,
@@ -359,11 +532,15 @@ class Matcher:
         where: Callable[[ProfileDoc], bool] | None = None,
         exclude_ineligible: bool = False,
     ) -> list[Match]:
-        """The k best profiles for a need."""
+        """The k best profiles for a need (`where`: a ProfileFilter is fastest)."""
         text = need_text(need)
         with self._lock:
-            ids, lexical = self.profile_lexical.scores(text)
-            stage = self._first_stage(ids, lexical, self.profile_vectors, need_vector)
+            lexical = self.profile_lexical.row_scores(text)
+            n = lexical.size
+            alive = self.profile_lexical.alive()[:n]
+            stage = self._first_stage(
+                lexical, alive, self.profile_vectors, self._profile_dense, need_vector
+            )
             need_links = frozenset()
             if need.link is None:
                 # A stored need was placed when written; only free-text queries are placed here.
@@ -371,20 +548,15 @@ class Matcher:
                 need_links = (
                     self.need_links[need.id] if stored else self._placements(text, need_vector)
                 )
-            pool = (
-                None
-                if where is None
-                else np.fromiter((where(self.profiles[i]) for i in ids), dtype=bool, count=len(ids))
-            )
+            eligible = self._profile_pool(where, n)
             w = self.weights
-            shortlist = self._shortlist(stage, pool, need.link)
-            keys = [ids[at] for at in shortlist]
+            shortlist = self._shortlist(stage, eligible, need.link)
+            keys = [self.profile_lexical.key_at(row) for row in shortlist]
             product_lex = self._product_lexical(text, keys, stage)
             product_dense = self._product_dense(keys, shortlist, need_vector, stage)
             terms = prepare_terms(key_terms(need.keywords, need.title))
             scored = []
-            for j, at in enumerate(shortlist):
-                i = ids[at]
+            for j, (at, i) in enumerate(zip(shortlist, keys, strict=True)):
                 profile = self.profiles[i]
                 f = pair_features(
                     need,
@@ -405,24 +577,27 @@ class Matcher:
             scored, k, lambda i, f: reasons(f, need, self.profiles[i], self.link_names)
         )
 
-    def _product_lexical(
-        self, text: str, keys: list[Hashable], stage: "_Stage"
-    ) -> dict[Hashable, float]:
-        """The best product of each profile by wording, on the whole-profile lexical scale.
+    def _need_pool(self, where: Callable[[NeedDoc], bool] | None, n: int) -> np.ndarray:
+        """Need rows that pass `where` (a NeedFilter as a mask; any other callable per need)."""
+        alive = self.need_lexical.alive()[:n]
+        if where is None:
+            return alive
+        if isinstance(where, NeedFilter):
+            if where.open_on is None:
+                return alive
+            return alive & (self._need_open_until[:n] >= where.open_on.toordinal())
+        pool = np.zeros(n, dtype=bool)
+        for row in np.flatnonzero(alive).tolist():
+            pool[row] = bool(where(self.needs[self.need_lexical.key_at(row)]))
+        return pool
 
-        Products of one profile are written together, so they sit in one span of rows.
-        """
-        if not keys or not len(self.product_lexical):
-            return {}
-        values = self.product_lexical.values(text)
-        spans = self._product_rows()
-        mean, spread = stage.lexical_stats
-        out = {}
-        for key in keys:
-            span = spans.get(key)
-            if span is not None:
-                out[key] = (float(values[span[0] : span[1]].max()) - mean) / spread
-        return out
+    def _need_shortlist(self, signals: list[np.ndarray], pool: np.ndarray) -> np.ndarray:
+        """Need rows to score in full: all of the pool when small, else each signal's best."""
+        if int(pool.sum()) <= self.exact_needs:
+            return np.flatnonzero(pool)
+        share = max(self.candidates // 2, 1)
+        picked = [_top(np.where(pool, signal, -np.inf), share) for signal in signals]
+        return np.unique(np.concatenate(picked))
 
     def rank_needs(
         self,
@@ -431,9 +606,10 @@ class Matcher:
         k: int = 50,
         where: Callable[[NeedDoc], bool] | None = None,
     ) -> list[Match]:
-        """The k best needs for a profile.
+        """The k best needs for a profile (`where`: a NeedFilter is fastest).
 
         `profile_vector` is the profile vector or the rows of `profile_passages(profile)`.
+        Up to `exact_needs` needs every one is scored in full; above, the best of each signal.
         """
         text = profile_text(profile)
         names = product_texts(profile)
@@ -441,30 +617,35 @@ class Matcher:
         if products is None and whole is not None and profile.id in self.product_vectors:
             products = self.product_vectors[profile.id]
         with self._lock:
-            ids, lexical = self.need_lexical.scores(text)
-            stage = self._first_stage(ids, lexical, self.need_vectors, whole)
+            lexical = self.need_lexical.row_scores(text)
+            n = lexical.size
+            alive = self.need_lexical.alive()[:n]
+            stage = self._first_stage(lexical, alive, self.need_vectors, self._need_dense, whole)
             stored = self.profile_texts.get(profile.id) == text and profile.id in self.profile_links
             profile_links = profile.links or (
                 self.profile_links[profile.id] if stored else self._placements(text, whole)
             )
-            product_dense = np.zeros(len(ids))
+            product_dense = np.zeros(n)
             if whole is not None and len(self.need_vectors):
                 rows = products if products is not None and len(products) else whole[None, :]
                 best = (self.need_vectors.matrix @ rows.T).max(axis=1).astype(np.float64)
-                pos = self.need_vectors.positions(ids)
+                pos = self._need_dense[:n]
                 known = pos >= 0
                 mean, spread = stage.dense_stats
                 product_dense[known] = (best[pos[known]] - mean) / spread
             product_lex = stage.lexical.copy()
-            if names and ids:
-                _, per_product = self.need_lexical.scores_many(names)
+            if names and n:
+                per_product = self.need_lexical.row_scores_many(names)
                 mean, spread = stage.lexical_stats
                 product_lex = (per_product.max(axis=0).astype(np.float64) - mean) / spread
+            pool = self._need_pool(where, n)
+            signals = [stage.lexical, product_lex] + (
+                [stage.dense, product_dense] if stage.has_dense else []
+            )
             scored = []
-            for at, i in enumerate(ids):
+            for at in self._need_shortlist(signals, pool).tolist():
+                i = self.need_lexical.key_at(at)
                 need = self.needs[i]
-                if where is not None and not where(need):
-                    continue
                 f = pair_features(
                     need,
                     profile,
@@ -499,9 +680,9 @@ class Matcher:
 
 @dataclass
 class _Stage:
-    """First-stage scores of one query, aligned with `ids`."""
+    """First-stage scores of one query, one per lexical row."""
 
-    ids: list[Hashable]
+    alive: np.ndarray
     dense: np.ndarray
     dense_raw: np.ndarray
     dense_stats: tuple[float, float]

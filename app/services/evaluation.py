@@ -188,6 +188,7 @@ def build_matcher(
     placement: bool = True,
     normalisation: str = "z",
     products: bool = True,
+    lexical: dict | None = None,
 ) -> Matcher:
     """A matcher holding the eval profiles and the taxonomy's links."""
     placer = LinkPlacer().fit(links, vectors.links) if placement else None
@@ -198,6 +199,7 @@ def build_matcher(
         placer=placer,
         link_names={x.code: x.name for x in links},
         normalisation=normalisation,
+        lexical=lexical,
     )
     rows = [
         vectors.passages(i) if products else vectors.profiles[i] for i in range(len(data.profiles))
@@ -294,14 +296,11 @@ def ablations(
             options = {"placement": False}
         elif name == "relative_norm":
             options = {"normalisation": "relative"}
+        elif name == "lexical_2_3_sublinear":
+            options = {"lexical": {"ngrams": (2, 3), "sublinear": True}}
         elif name.startswith("shortlist_"):
             options = {"candidates": int(name.split("_")[1])}
         matcher = build_matcher(data, vectors, links, w, **{"candidates": candidates, **options})
-        if name == "lexical_2_3_sublinear":
-            matcher.profile_lexical = LexicalIndex(ngrams=(2, 3), sublinear=True)
-            matcher.product_lexical = LexicalIndex(n_features=2**19, ngrams=(2, 3), sublinear=True)
-            rows = [vectors.passages(i) for i in range(len(data.profiles))]
-            matcher.upsert_profiles(data.profiles, rows)
         runs = {}
         for need, qv in zip(data.needs, vectors.needs, strict=True):
             if name == "rrf":

@@ -33,6 +33,7 @@ from app.services import feedback, match_docs
 from app.services.common import check_version
 from app.services.matching import MatchingRuntime
 from matching import docking
+from matching.matcher import ProfileFilter
 from matching.timeslots import Slot, hhmm, slot_times
 from models import Event, EventPair, EventParticipant, Meeting, utcnow
 
@@ -414,7 +415,7 @@ def _candidates(
                 need,
                 runtime.matcher.need_vectors.vector(demand_id),
                 k=len(sme_ids),
-                where=lambda prof: prof.id in sme_ids,
+                where=ProfileFilter(ids=frozenset(sme_ids)),
             )
             kept = 0
             for m in ranked:

@@ -25,6 +25,7 @@ from app.services import evaluation
 from app.services.matching import MatchingRuntime
 from matching.documents import LinkDoc
 from matching.features import FusionWeights
+from matching.matcher import ProfileFilter
 from matching.tuning import FitReport, QueryFeatures, fit_pairwise, mean_ndcg, refine
 from models import EventPair, Interest, MatchFeedback, Meeting, RankingWeights
 
@@ -249,7 +250,10 @@ def _attribute(
         if need is None:
             continue
         ranked = matcher.rank_profiles(
-            need, matcher.need_vectors.vector(demand_id), k=1, where=lambda p: p.id == sme_id
+            need,
+            matcher.need_vectors.vector(demand_id),
+            k=1,
+            where=ProfileFilter(ids=frozenset({sme_id})),
         )
         if ranked and (best is None or ranked[0].score > best[0]):
             best = (ranked[0].score, demand_id)
@@ -311,7 +315,7 @@ def collect(session: Session, runtime: MatchingRuntime, depth: int = DEPTH) -> F
         missing = {s for s in judged if s not in seen and s in matcher.profiles}
         if missing:
             ranked += matcher.rank_profiles(
-                need, vector, k=len(missing), where=lambda p, m=missing: p.id in m
+                need, vector, k=len(missing), where=ProfileFilter(ids=frozenset(missing))
             )
         queries[demand_id] = QueryFeatures(
             ids=[m.id for m in ranked],

@@ -21,7 +21,7 @@ from app.services import match_docs
 from app.services import taxonomy as taxonomy_service
 from app.services.matching import MatchingRuntime
 from matching.documents import CertRequirement, NeedDoc, need_text
-from matching.matcher import Match, ProfileFilter
+from matching.matcher import Match, NeedFilter, ProfileFilter
 from matching.vocab import normalize_certification
 
 
@@ -89,7 +89,7 @@ def sme_matches(
     vector = runtime.matcher.profile_vectors.vector(sme.id)
     today = date.today()
     ranked = runtime.matcher.rank_needs(
-        profile, vector, k=limit, where=None if include_closed else lambda n: n.is_open(today)
+        profile, vector, k=limit, where=None if include_closed else NeedFilter(open_on=today)
     )
     out = []
     for m in ranked:

@@ -1,11 +1,13 @@
 """The two-stage matcher: per-product signals, stored vector shapes, both directions."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from matching.documents import NeedDoc, ProfileDoc, product_texts, profile_passages
 from matching.features import COMPONENTS, FusionWeights
-from matching.matcher import Matcher
+from matching.matcher import Matcher, NeedFilter, ProfileFilter
 from matching.tuning import FLOORS, QueryFeatures, fit_pairwise, mean_ndcg
 
 DIM = 4
@@ -166,3 +168,116 @@ def test_stored_needs_and_profiles_are_not_placed_again_per_ranking() -> None:
     # A free-text query (not stored) is placed when it is ranked.
     m.rank_profiles(NeedDoc(id="query", title="隔膜"), SEPARATOR, k=3)
     assert placer.calls == written + 1
+
+
+# -- vectorised selection ---------------------------------------------------------------------
+
+
+def corpus(n: int = 60) -> tuple[list[ProfileDoc], list[np.ndarray]]:
+    """Profiles with varied cities, tiers, chains, certificates and declared links."""
+    rng = np.random.default_rng(3)
+    cities, tiers = ("济南", "青岛", "烟台", None), ("sme", "specialised", "little_giant")
+    words = ("轴承", "齿轮", "铸件", "电机", "隔膜", "焊接", "涂装", "模具")
+    docs, rows = [], []
+    for i in range(n):
+        doc = ProfileDoc(
+            id=i,
+            name=f"企业{i}",
+            products=(words[i % 8], words[(3 * i) % 8]),
+            description=f"{words[(5 * i) % 8]}加工",
+            city=cities[i % 4],
+            tier=tiers[i % 3],
+            chains=frozenset({("equipment", "auto", "chem")[i % 3]}) if i % 5 else frozenset(),
+            certifications=frozenset({"ISO 9001"} if i % 2 else {"IATF 16949", "ISO 9001"}),
+            links=frozenset({f"equipment-{i % 6}"}) if i % 4 == 0 else frozenset(),
+        )
+        docs.append(doc)
+        rows.append(np.stack([unit(rng.standard_normal(DIM)) for _ in range(3)]))
+    return docs, rows
+
+
+def ranked(matches) -> list[tuple]:
+    return [(m.id, m.score) for m in matches]
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        ProfileFilter(chain="auto"),
+        ProfileFilter(city="青岛", tier="sme"),
+        ProfileFilter(certification="IATF 16949", chain="equipment"),
+        ProfileFilter(ids=frozenset({3, 7, 11, 999})),
+        ProfileFilter(city="不存在"),
+    ],
+)
+def test_a_profile_filter_selects_as_its_predicate_does(where: ProfileFilter) -> None:
+    docs, rows = corpus()
+    m = Matcher(DIM, candidates=8)
+    m.upsert_profiles(docs, rows)
+    m.remove_profiles([5, 6])
+    need = NeedDoc(id="n", title="轴承 齿轮", link="equipment-0")
+    query = unit(np.ones(DIM))
+    as_masks = m.rank_profiles(need, query, k=30, where=where)
+    as_callable = m.rank_profiles(need, query, k=30, where=lambda p: where(p))
+    assert ranked(as_masks) == ranked(as_callable)
+    assert all(where(m.profiles[x.id]) for x in as_masks)
+
+
+def test_a_need_filter_keeps_the_open_needs_as_is_open_does() -> None:
+    from datetime import date
+
+    docs, rows = corpus(10)
+    m = Matcher(DIM)
+    m.upsert_profiles(docs, rows)
+    needs = [
+        NeedDoc(id=1, title="轴承"),
+        NeedDoc(id=2, title="轴承 齿轮", status="closed"),
+        NeedDoc(id=3, title="齿轮", valid_until=date(2020, 1, 1)),
+        NeedDoc(id=4, title="铸件", valid_until=date(2099, 1, 1), status="docking"),
+    ]
+    m.upsert_needs(needs, [unit(np.ones(DIM))] * 4)
+    today = date(2026, 12, 3)
+    got = m.rank_needs(docs[0], rows[0], where=NeedFilter(open_on=today))
+    assert ranked(got) == ranked(m.rank_needs(docs[0], rows[0], where=lambda n: n.is_open(today)))
+    assert {x.id for x in got} == {1, 4}
+
+
+def test_past_exact_needs_a_profile_is_scored_against_each_signals_best_needs() -> None:
+    docs, rows = corpus(10)
+    needs = [NeedDoc(id=i, title=f"需求{i} 涂料") for i in range(40)]
+    needs.append(NeedDoc(id="fit", title="轴承 齿轮 铸件", keywords=("轴承",)))
+    rng = np.random.default_rng(5)
+    vectors = [unit(rng.standard_normal(DIM)) for _ in needs[:-1]] + [rows[0][0]]
+    exact, shortlisted = Matcher(DIM, candidates=6), Matcher(DIM, candidates=6, exact_needs=5)
+    for m in (exact, shortlisted):
+        m.upsert_profiles(docs, rows)
+        m.upsert_needs(needs, vectors)
+    full = exact.rank_needs(docs[0], rows[0], k=3)
+    fast = shortlisted.rank_needs(docs[0], rows[0], k=3)
+    assert fast[0].id == full[0].id == "fit"
+
+
+def test_rankings_after_writes_and_a_refresh_equal_a_fresh_matchers() -> None:
+    docs, rows = corpus(40)
+    need = NeedDoc(id="n", title="轴承 齿轮 焊接", link="equipment-0")
+    query = unit(np.arange(1, DIM + 1))
+    live = Matcher(DIM, candidates=10, lexical={"exact_rows": 0, "delta_rows": 1000})
+    live.upsert_profiles(docs, rows)
+    live.rank_profiles(need, query)  # the first snapshot
+    changed = [replace(d, description=d.description + " 精密轴承 数控") for d in docs[:8]]
+    live.upsert_profiles(changed, rows[:8])
+    live.remove_profiles([10, 11, 12])
+    assert live.profile_lexical.pending > 0  # absorbed in the delta, not rebuilt
+    live.rank_profiles(need, query)
+    live.refresh()
+    current = {d.id: (d, r) for d, r in zip(docs, rows, strict=True)}
+    for d, r in zip(changed, rows[:8], strict=True):
+        current[d.id] = (d, r)
+    for key in (10, 11, 12):
+        del current[key]
+    rebuilt = Matcher(DIM, candidates=10)
+    # The same write order as the live matcher's, so rows line up as they would after a restart.
+    rebuilt.upsert_profiles([d for d, _ in current.values()], [r for _, r in current.values()])
+    assert ranked(live.rank_profiles(need, query, k=40)) == ranked(
+        rebuilt.rank_profiles(need, query, k=40)
+    )

@@ -1,0 +1,42 @@
+import re
+from pathlib import Path
+
+from app.services.evaluation import links_from_taxonomy
+from matching.placement import LinkPlacer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def alternation(placer: LinkPlacer) -> re.Pattern:
+    """One regex alternation of the keywords, longest first (the former scan)."""
+    alternatives = sorted(placer.keyword_owners_, key=len, reverse=True)
+    return re.compile("|".join(re.escape(k) for k in alternatives))
+
+
+def test_the_keyword_scan_finds_what_a_longest_first_alternation_finds() -> None:
+    links = links_from_taxonomy(ROOT / "data" / "chains" / "sd-2022.json")
+    placer = LinkPlacer().fit(links, None)
+    texts = []
+    for line in (ROOT / "data" / "demo" / "smes.json").read_text(encoding="utf-8").splitlines():
+        texts.append(line.lower())
+    texts += [
+        "谐波减速器与减速器",  # a longer keyword wins over the one inside it
+        "数控机床数控机床",
+        "",
+        "a",
+    ]
+    texts += [f"{x.name}{''.join(x.keywords)}".lower() for x in links]
+    pattern = alternation(placer)
+    assert any(placer._keywords_in(t) for t in texts)
+    for text in texts:
+        assert placer._keywords_in(text) == set(pattern.findall(text)), text
+
+
+def test_placements_keep_the_matched_keywords() -> None:
+    links = links_from_taxonomy(ROOT / "data" / "chains" / "sd-2022.json")
+    placer = LinkPlacer().fit(links, None)
+    link = next(x for x in links if x.keywords)
+    word = link.keywords[0]
+    placed = {p.code: p for p in placer.place(f"本公司生产{word}", None, k=3)}
+    assert link.code in placed
+    assert word.lower() in placed[link.code].matched_keywords
