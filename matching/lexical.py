@@ -24,6 +24,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
 
+from matching.ngrams import char_ngram_counts
+
 NGRAMS = (1, 3)
 
 
@@ -99,10 +101,8 @@ class LexicalIndex:
         return len(self._keys)
 
     def _counts(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Raw n-gram counts of texts, hashed to this index's features."""
-        tf = self._vectorizer.transform(list(texts)).tocsr().astype(np.float32)
-        tf.sort_indices()
-        return tf
+        """Raw n-gram counts of texts, hashed to this index's features (as the vectorizer)."""
+        return char_ngram_counts(texts, self._vectorizer.ngram_range, self.n_features)
 
     def counts(self, texts: Sequence[str], like: "LexicalIndex | None" = None) -> sp.csr_matrix:
         """Raw n-gram counts of texts for this index, folded from `like`'s when they agree.
@@ -191,6 +191,11 @@ class LexicalIndex:
         """The row of each key (-1 for unknown keys)."""
         row_of = self._row
         return np.fromiter((row_of.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+
+    @property
+    def dead(self) -> int:
+        """Rows of removed documents."""
+        return len(self._keys) - len(self._row)
 
     def alive(self) -> np.ndarray:
         """Which rows hold a live document (a copy, one flag per row)."""
@@ -359,14 +364,17 @@ class LexicalIndex:
             alive = self._alive[:n]
             q = self._queries(texts, snapshot.idf, counts)
             out = np.zeros((len(texts), n), dtype=np.float32)
-            if snapshot.rows:
-                covered = min(snapshot.rows, n)
-                out[:, :covered] = (q @ snapshot.weighted_t).toarray()[:, :covered]
-            if delta is not None:
-                rows, weighted = delta
-                for j in range(len(texts)):
-                    out[j, rows] = self._dot_rows(weighted, q[j])
-            out[:, ~alive] = 0.0
+            for j in range(len(texts)):
+                one = q[j]
+                if snapshot.rows and one.nnz:
+                    # The postings of the query's terms only, accumulated term by term (as the
+                    # full sparse product sums them, without building a sparse result).
+                    postings = snapshot.weighted_t[one.indices]
+                    out[j, : snapshot.rows] = postings.T @ one.data
+                if delta is not None:
+                    out[j, delta[0]] = self._dot_rows(delta[1], one)
+            if len(self._row) < n:
+                out[:, ~alive] = 0.0
             return out
 
     def row_scores(self, text: str) -> np.ndarray:

@@ -135,8 +135,23 @@ def _relative_stats(values: np.ndarray) -> tuple[float, float]:
 NORMALISATIONS = {"z": _stats, "relative": _relative_stats}
 
 
+# Above this many rows, the top of a signal is selected among the values that reach the k-th
+# best of a strided sample (the same top, found in a small fraction of the time; only which of
+# several exactly equal values at the boundary is taken may differ).
+SAMPLED_TOP_ABOVE = 50_000
+
+
 def _top(values: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k largest finite values."""
+    if values.size > SAMPLED_TOP_ABOVE and 64 * k < values.size:
+        sample = values[:: values.size // (64 * k)]
+        sample = sample[np.isfinite(sample)]
+        if sample.size >= k:
+            # At least k sample values reach the threshold, so every one of the k best does.
+            threshold = np.partition(sample, sample.size - k)[sample.size - k]
+            candidates = np.flatnonzero(values >= threshold)
+            part = np.argpartition(-values[candidates], k - 1)[:k]
+            return candidates[part]
     finite = np.flatnonzero(np.isfinite(values))
     if finite.size <= k:
         return finite
@@ -420,7 +435,7 @@ class Matcher:
     def _first_stage(
         self,
         lexical: np.ndarray,
-        alive: np.ndarray,
+        alive: np.ndarray | None,
         vectors: VectorIndex,
         aligned: np.ndarray,
         query: np.ndarray | None,
@@ -435,14 +450,20 @@ class Matcher:
             dense_stats = self._stats(raw)
             pos = aligned[:n]
             known = pos >= 0
-            dense_raw[known] = raw[pos[known]]
-            dense[known] = (dense_raw[known] - dense_stats[0]) / dense_stats[1]
+            if len(vectors) == n:  # every row has a vector: one gather, no masks
+                dense_raw = raw[pos]
+                dense = (dense_raw - dense_stats[0]) / dense_stats[1]
+            else:
+                dense_raw[known] = raw[pos[known]]
+                dense[known] = (dense_raw[known] - dense_stats[0]) / dense_stats[1]
         values = lexical.astype(np.float64)
-        lex_stats = self._stats(values[alive])
+        lex_stats = self._stats(values if alive is None else values[alive])
         lex = (values - lex_stats[0]) / lex_stats[1]
         return _Stage(alive, dense, dense_raw, dense_stats, lex, lex_stats, query is not None)
 
-    def _shortlist(self, stage: "_Stage", eligible: np.ndarray, link: str | None) -> list[int]:
+    def _shortlist(
+        self, stage: "_Stage", eligible: np.ndarray | None, link: str | None
+    ) -> list[int]:
         """Rows to score in full: the best by meaning, by wording, and the link's holders.
 
         Taking each signal's own top list (rather than one weighted sum) keeps recall whatever
@@ -452,22 +473,29 @@ class Matcher:
         picked: dict[int, None] = {}
         signals = [stage.lexical] + ([stage.dense] if stage.has_dense else [])
         for signal in signals:
-            values = np.where(eligible, signal, -np.inf)
+            values = signal if eligible is None else np.where(eligible, signal, -np.inf)
             top = _top(values, share)
             top = top[np.argsort(-values[top], kind="stable")]
             picked.update(dict.fromkeys(top.tolist()))
         if link:
-            holders = self._profile_postings.mask(("link", link), eligible.size) & eligible
+            holders = self._profile_postings.mask(("link", link), stage.lexical.size)
+            if eligible is not None:
+                holders &= eligible
             values = np.where(holders, stage.dense + stage.lexical, -np.inf)
             top = _top(values, share)
             picked.update(dict.fromkeys(top[np.argsort(-values[top], kind="stable")].tolist()))
         return list(picked)
 
-    def _profile_pool(self, where: Callable[[ProfileDoc], bool] | None, n: int) -> np.ndarray:
-        """Rows that pass `where` (a ProfileFilter as masks; any other callable per profile)."""
-        alive = self.profile_lexical.alive()[:n]
+    def _profile_pool(
+        self, where: Callable[[ProfileDoc], bool] | None, alive: np.ndarray | None, n: int
+    ) -> np.ndarray | None:
+        """Rows that pass `where` (a ProfileFilter as masks; any other callable per profile).
+
+        None when every row does (no filter and no removed profile).
+        """
         if where is None:
             return alive
+        alive = np.ones(n, dtype=bool) if alive is None else alive.copy()
         if isinstance(where, ProfileFilter):
             pool = alive
             for pair in where.terms():
@@ -537,7 +565,7 @@ class Matcher:
         with self._lock:
             lexical = self.profile_lexical.row_scores(text)
             n = lexical.size
-            alive = self.profile_lexical.alive()[:n]
+            alive = self.profile_lexical.alive()[:n] if self.profile_lexical.dead else None
             stage = self._first_stage(
                 lexical, alive, self.profile_vectors, self._profile_dense, need_vector
             )
@@ -548,7 +576,7 @@ class Matcher:
                 need_links = (
                     self.need_links[need.id] if stored else self._placements(text, need_vector)
                 )
-            eligible = self._profile_pool(where, n)
+            eligible = self._profile_pool(where, alive, n)
             w = self.weights
             shortlist = self._shortlist(stage, eligible, need.link)
             keys = [self.profile_lexical.key_at(row) for row in shortlist]
@@ -619,7 +647,7 @@ class Matcher:
         with self._lock:
             lexical = self.need_lexical.row_scores(text)
             n = lexical.size
-            alive = self.need_lexical.alive()[:n]
+            alive = self.need_lexical.alive()[:n] if self.need_lexical.dead else None
             stage = self._first_stage(lexical, alive, self.need_vectors, self._need_dense, whole)
             stored = self.profile_texts.get(profile.id) == text and profile.id in self.profile_links
             profile_links = profile.links or (
@@ -682,7 +710,7 @@ class Matcher:
 class _Stage:
     """First-stage scores of one query, one per lexical row."""
 
-    alive: np.ndarray
+    alive: np.ndarray | None
     dense: np.ndarray
     dense_raw: np.ndarray
     dense_stats: tuple[float, float]

@@ -281,3 +281,19 @@ def test_rankings_after_writes_and_a_refresh_equal_a_fresh_matchers() -> None:
     assert ranked(live.rank_profiles(need, query, k=40)) == ranked(
         rebuilt.rank_profiles(need, query, k=40)
     )
+
+
+def test_the_sampled_top_of_a_large_signal_is_the_exact_top() -> None:
+    from matching.matcher import SAMPLED_TOP_ABOVE, _top
+
+    rng = np.random.default_rng(11)
+    values = rng.standard_normal(SAMPLED_TOP_ABOVE * 3)
+    values[rng.random(values.size) < 0.7] = -np.inf  # a filter that keeps 30%
+    finite = np.flatnonzero(np.isfinite(values))
+    for k in (1, 50, 100):
+        exact = finite[np.argsort(-values[finite])[:k]]
+        assert set(_top(values, k).tolist()) == set(exact.tolist())
+    # Too few finite values for the sample: every finite one.
+    few = np.full(SAMPLED_TOP_ABOVE * 3, -np.inf)
+    few[[5, 70_000, 140_000]] = [1.0, 2.0, 3.0]
+    assert sorted(_top(few, 100).tolist()) == [5, 70_000, 140_000]
