@@ -364,15 +364,16 @@ class LexicalIndex:
             alive = self._alive[:n]
             q = self._queries(texts, snapshot.idf, counts)
             out = np.zeros((len(texts), n), dtype=np.float32)
-            for j in range(len(texts)):
-                one = q[j]
-                if snapshot.rows and one.nnz:
-                    # The postings of the query's terms only, accumulated term by term (as the
-                    # full sparse product sums them, without building a sparse result).
-                    postings = snapshot.weighted_t[one.indices]
-                    out[j, : snapshot.rows] = postings.T @ one.data
-                if delta is not None:
-                    out[j, delta[0]] = self._dot_rows(delta[1], one)
+            if snapshot.rows and len(texts) > 1:
+                out[:, : snapshot.rows] = (q @ snapshot.weighted_t).toarray()
+            elif snapshot.rows and q.nnz:
+                # One query: the postings of its terms only, accumulated term by term (in the
+                # order the sparse product sums them, without building a sparse result).
+                postings = snapshot.weighted_t[q.indices]
+                out[0, : snapshot.rows] = postings.T @ q.data
+            if delta is not None:
+                for j in range(len(texts)):
+                    out[j, delta[0]] = self._dot_rows(delta[1], q[j])
             if len(self._row) < n:
                 out[:, ~alive] = 0.0
             return out

@@ -7,7 +7,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching.documents import LinkDoc, link_text
-from matching.index import top_k
 from matching.lexical import LexicalIndex
 
 
@@ -106,8 +105,8 @@ class LinkPlacer:
         top = lex.max(axis=1, keepdims=True)
         top[top <= 0] = 1.0
         total += self.lexical * 3.0 * lex / top
-        for row, (hits, _) in enumerate(keyword_hits or map(self._keyword_hits, texts)):
-            total[row] += self.keywords * hits
+        hits = [h for h, _ in (keyword_hits or map(self._keyword_hits, texts))]
+        total += self.keywords * np.stack(hits)
         return total
 
     def place_many(
@@ -127,9 +126,11 @@ class LinkPlacer:
             counts = self.lexical_.fold(counts)
         scores = self.scores_many(texts, vectors, keyword_hits, counts)
         out = []
-        for row, (_, found) in enumerate(keyword_hits):
+        for row, ((_, found), best) in enumerate(
+            zip(keyword_hits, _top_rows(scores, k), strict=True)
+        ):
             placements = []
-            for i in top_k(scores[row], k):
+            for i in best:
                 link = self.links_[i]
                 placements.append(
                     Placement(
@@ -147,3 +148,15 @@ class LinkPlacer:
         """The k best links for one text."""
         vectors = None if vector is None else np.asarray(vector)[None, :]
         return self.place_many([text], vectors, k)[0]
+
+
+def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the columns of the k largest scores, largest first (`top_k` of each row)."""
+    if scores.shape[0] == 0 or k <= 0:
+        return np.zeros((scores.shape[0], 0), dtype=np.int64)
+    negated = -scores
+    if k >= scores.shape[1]:
+        return np.argsort(negated, axis=1, kind="stable")
+    part = np.argpartition(negated, k - 1, axis=1)[:, :k]
+    order = np.argsort(np.take_along_axis(negated, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)

@@ -40,3 +40,16 @@ def test_placements_keep_the_matched_keywords() -> None:
     placed = {p.code: p for p in placer.place(f"本公司生产{word}", None, k=3)}
     assert link.code in placed
     assert word.lower() in placed[link.code].matched_keywords
+
+
+def test_the_top_of_every_row_at_once_equals_each_rows_own_top() -> None:
+    import numpy as np
+
+    from matching.index import top_k
+    from matching.placement import _top_rows
+
+    rng = np.random.default_rng(2)
+    scores = rng.integers(0, 5, size=(200, 40)).astype(np.float32)  # many ties
+    for k in (1, 3, 40, 50):
+        rows = _top_rows(scores, k)
+        assert [r.tolist() for r in rows] == [top_k(s, k).tolist() for s in scores]
