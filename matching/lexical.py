@@ -25,6 +25,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
 
 from matching.ngrams import char_ngram_counts
+from matching.priority import lower_thread_priority
 
 NGRAMS = (1, 3)
 
@@ -64,6 +65,7 @@ class LexicalIndex:
         delta_rows: int = 1000,
         delta_share: float = 0.01,
         background: bool = True,
+        rebuild_nice: int = 10,
     ) -> None:
         self.n_features = n_features
         self.sublinear = sublinear
@@ -71,6 +73,8 @@ class LexicalIndex:
         self.delta_rows = delta_rows
         self.delta_share = delta_share
         self.background = background
+        # The background rebuild runs at a lower priority than the requests it must not slow.
+        self.rebuild_nice = rebuild_nice
         self._vectorizer = _vectorizer(n_features, ngrams)
         self._lock = threading.RLock()
         self._row: dict[Hashable, int] = {}
@@ -280,6 +284,7 @@ class LexicalIndex:
 
         def run() -> None:
             try:
+                lower_thread_priority(self.rebuild_nice)
                 snapshot = self._build(base, blocks, alive)
                 with self._lock:
                     if self._snapshot is base:  # no foreground rebuild came first

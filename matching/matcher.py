@@ -254,9 +254,16 @@ class Matcher:
             if not rows:
                 continue
             extra = {} if counts is None else {"counts": counts[rows]}
-            placed = self.placer.place_many([texts[i] for i in rows], stacked, k=3, **extra)
-            for i, places in zip(rows, placed, strict=True):
-                out[i] = frozenset(p.code for p in places)
+            part = [texts[i] for i in rows]
+            if hasattr(self.placer, "codes_many"):
+                placed = self.placer.codes_many(part, stacked, k=3, **extra)
+            else:
+                placed = [
+                    frozenset(p.code for p in places)
+                    for places in self.placer.place_many(part, stacked, k=3, **extra)
+                ]
+            for i, codes in zip(rows, placed, strict=True):
+                out[i] = codes
         return out
 
     def set_placer(self, placer: LinkPlacer | None, link_names: dict[str, str]) -> None:
@@ -317,8 +324,11 @@ class Matcher:
         names = [product_texts(d) for d in docs]
         split = [self._split_vectors(n, v) for n, v in zip(names, vectors, strict=True)]
         whole = [w for w, _ in split]
+        # The costly parts (n-gram counts, placements) before the lock: rankings go on meanwhile.
         counts = self.profile_lexical.counts(texts)
         placements = self._placements_many(texts, whole, counts, self.profile_lexical)
+        flat_names = [x for n in names for x in n]
+        product_counts = self.product_lexical.counts(flat_names)
         with self._lock:
             with_vec = [(d.id, w) for d, w in zip(docs, whole, strict=True) if w is not None]
             without = [d.id for d, w in zip(docs, whole, strict=True) if w is None]
@@ -343,7 +353,7 @@ class Matcher:
                 (d.id, j) for d in docs for j in range(len(self.product_names.get(d.id, ())))
             )
             keys = [(d.id, j) for d, n in zip(docs, names, strict=True) for j in range(len(n))]
-            self.product_lexical.upsert(keys, [x for n in names for x in n])
+            self.product_lexical.upsert(keys, flat_names, product_counts)
             product_rows = self.product_lexical.rows(keys)
             start = 0
             for doc, text, links, own, (_, products) in zip(

@@ -144,6 +144,20 @@ class LinkPlacer:
             out.append(placements)
         return out
 
+    def codes_many(
+        self,
+        texts: Sequence[str],
+        vectors: np.ndarray | None,
+        k: int = 3,
+        counts: sp.csr_matrix | None = None,
+    ) -> list[frozenset[str]]:
+        """The codes of each text's k best links (`place_many` without the details)."""
+        if counts is not None:
+            counts = self.lexical_.fold(counts)
+        scores = self.scores_many(texts, vectors, None, counts)
+        codes = [link.code for link in self.links_]
+        return [frozenset(codes[i] for i in best) for best in _top_rows(scores, k).tolist()]
+
     def place(self, text: str, vector: np.ndarray | None, k: int = 3) -> list[Placement]:
         """The k best links for one text."""
         vectors = None if vector is None else np.asarray(vector)[None, :]

@@ -53,3 +53,15 @@ def test_the_top_of_every_row_at_once_equals_each_rows_own_top() -> None:
     for k in (1, 3, 40, 50):
         rows = _top_rows(scores, k)
         assert [r.tolist() for r in rows] == [top_k(s, k).tolist() for s in scores]
+
+
+def test_codes_many_are_the_codes_of_place_many() -> None:
+    import numpy as np
+
+    links = links_from_taxonomy(ROOT / "data" / "chains" / "sd-2022.json")
+    rng = np.random.default_rng(4)
+    placer = LinkPlacer().fit(links, rng.standard_normal((len(links), 8)).astype(np.float32))
+    texts = ["数控机床主轴", "锂电池隔膜 涂布", "转向架构架焊接", ""]
+    vectors = rng.standard_normal((len(texts), 8)).astype(np.float32)
+    expected = [frozenset(p.code for p in ps) for ps in placer.place_many(texts, vectors, k=3)]
+    assert placer.codes_many(texts, vectors, k=3) == expected
