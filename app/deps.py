@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db import get_session
+from app.db import SAFE_METHODS, get_session
 from app.errors import FieldError, Forbidden, InvalidInput, Unauthorized
 from app.services import auth
 from app.services.auth import Principal
@@ -23,6 +23,14 @@ MAX_ID = 2_147_483_647
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_read_session_factory(request: Request) -> sessionmaker[Session]:
+    """Sessions that only read, apart from the request's (on SQLite they take no write lock)."""
+    return request.app.state.read_session_factory
+
+
+ReadSessionsDep = Annotated[sessionmaker[Session], Depends(get_read_session_factory)]
 
 
 def get_settings(request: Request) -> Settings:
@@ -88,7 +96,6 @@ IndexDep = Annotated[MatchingRuntime, Depends(get_index)]
 
 
 SESSION_COOKIE = "chainmatch_session"
-_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def _bearer(request: Request) -> tuple[str | None, bool]:
@@ -106,22 +113,28 @@ def _bearer(request: Request) -> tuple[str | None, bool]:
 
 
 def optional_principal(
-    request: Request, session: SessionDep, settings: SettingsDep
+    request: Request, session: SessionDep, settings: SettingsDep, reader: ReadSessionsDep
 ) -> Principal | None:
     """Who is calling, or None for an anonymous request; bad credentials are a 401."""
     token, from_cookie = _bearer(request)
     if token is None:
         return None
-    return bind_principal(
-        request, session, auth.authenticate(session, settings, token), from_cookie
-    )
+    if request.method in SAFE_METHODS or reader is request.app.state.session_factory:
+        # A read, or a database whose readers never wait for a writer (PostgreSQL).
+        principal = auth.authenticate(session, settings, token)
+    else:
+        # Looked up apart from the request's transaction, which on SQLite holds the write lock
+        # from its first statement on: a handler can still hash a password before it begins.
+        with reader() as read:
+            principal = auth.authenticate(read, settings, token, record_use_in=session)
+    return bind_principal(request, session, principal, from_cookie)
 
 
 def bind_principal(
     request: Request, session: Session, principal: Principal, from_cookie: bool
 ) -> Principal:
     """Refuse a cross-site write carried by the cookie; name the caller for the audit log."""
-    if from_cookie and request.method not in _SAFE_METHODS:
+    if from_cookie and request.method not in SAFE_METHODS:
         # A cookie rides along on cross-site requests; a foreign Origin may not write with it.
         origin = request.headers.get("origin") or request.headers.get("referer")
         if origin and urlsplit(origin).netloc != request.headers.get("host"):

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from app.config import Settings, get_settings
-from app.db import make_engine, make_session_factory
+from app.db import make_engine, make_read_session_factory, make_session_factory
 from app.errors import install_error_handlers
 from app.routers import (
     auth,
@@ -139,7 +139,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         if getattr(app.state, "session_factory", None) is None:
             app.state.session_factory = make_session_factory(engine)
-        runtime = MatchingRuntime(settings, app.state.session_factory)
+            app.state.read_session_factory = make_read_session_factory(
+                engine, app.state.session_factory
+            )
+        elif getattr(app.state, "read_session_factory", None) is None:
+            # A factory swapped in by a test serves reads too (they see its transaction).
+            app.state.read_session_factory = app.state.session_factory
+        runtime = MatchingRuntime(
+            settings,
+            app.state.session_factory,
+            read_session_factory=app.state.read_session_factory,
+        )
         runtime.load()
         runtime.start()
         app.state.matching = runtime
@@ -162,6 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.session_factory = None
+    # Requests that only read (GET, HEAD, OPTIONS) get their session here: see app.db.
+    app.state.read_session_factory = None
     app.state.matching = None
     install_error_handlers(app)
 

@@ -5,7 +5,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from app.deps import AdminDep, PageDep, PathId, PrincipalDep, SessionDep, SettingsDep
+from app.deps import (
+    AdminDep,
+    PageDep,
+    PathId,
+    PrincipalDep,
+    ReadSessionsDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.repositories import audit as audit_repo
 from app.repositories import users as user_repo
 from app.schemas.auth import (
@@ -60,10 +68,16 @@ def client_ip(request: Request) -> str:
 
 
 @router.post("/auth/login", summary="登录 / sign in")
-def login(data: LoginIn, request: Request, session: SessionDep, settings: SettingsDep) -> LoginRead:
+def login(
+    data: LoginIn,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    reader: ReadSessionsDep,
+) -> LoginRead:
     """Exchange a username and password for a session token (429 after repeated failures)."""
     token, row, user = service.login(
-        session, settings, data.username, data.password, client_ip(request)
+        session, settings, data.username, data.password, client_ip(request), reader
     )
     return LoginRead(access_token=token, expires_at=row.expires_at, user=user_read(user))
 
@@ -71,14 +85,11 @@ def login(data: LoginIn, request: Request, session: SessionDep, settings: Settin
 @router.post(
     "/auth/signup", status_code=status.HTTP_201_CREATED, summary="中小企业注册账号 / SME sign-up"
 )
-def signup(
-    data: SignupIn, request: Request, session: SessionDep, settings: SettingsDep
-) -> LoginRead:
+def signup(data: SignupIn, session: SessionDep, settings: SettingsDep) -> LoginRead:
     """An SME opens its own account and is signed in; it then registers its profile (POST /smes)."""
-    service.sme_signup(session, settings, data.username, data.password, data.display_name)
-    token, row, user = service.login(
-        session, settings, data.username, data.password, client_ip(request)
-    )
+    user = service.sme_signup(session, settings, data.username, data.password, data.display_name)
+    # The password was set just now: no second Argon2 check while the account is being written.
+    token, row = service.start_session(session, settings, user)
     return LoginRead(access_token=token, expires_at=row.expires_at, user=user_read(user))
 
 

@@ -3,14 +3,18 @@
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.config import Settings
+from app.db import write_at_end
 from app.errors import (
     Conflict,
     FieldError,
@@ -66,11 +70,17 @@ class Principal:
 STATIC_ADMIN = Principal(role="admin", username="admin-token", display_name="管理员令牌")
 
 
+# Argon2 takes tens of milliseconds on purpose: the functions below call it before their write
+# transaction begins (or after a read), as on SQLite that transaction holds the write lock.
+
+
 def hash_password(password: str) -> str:
+    """The Argon2id hash of a password."""
     return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches the stored hash (a malformed hash does not)."""
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -170,13 +180,14 @@ def create_user(
 ) -> User:
     """A new account; the username is unique regardless of case."""
     _check_password_rules(password)
+    password_hash = hash_password(password)
     _check_binding(session, role, leader_id, sme_id)
     if repo.by_username(session, username) is not None:
         raise Conflict(f"username {username} is taken", f"用户名 {username} 已被使用")
     user = User(
         username=username,
         display_name=display_name,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         role=role,
         leader_id=leader_id,
         sme_id=sme_id,
@@ -195,6 +206,10 @@ def get_user(session: Session, user_id: int) -> User:
 
 def update_user(session: Session, user_id: int, changes: dict) -> User:
     """Change role, binding, name, active flag or password; deactivating revokes its tokens."""
+    new_hash = None
+    if changes.get("password") is not None:
+        _check_password_rules(changes["password"])
+        new_hash = hash_password(changes["password"])
     user = get_user(session, user_id)
     role = changes.get("role", user.role)
     leader_id = changes.get("leader_id", user.leader_id)
@@ -203,9 +218,8 @@ def update_user(session: Session, user_id: int, changes: dict) -> User:
     user.role, user.leader_id, user.sme_id = role, leader_id, sme_id
     if "display_name" in changes:
         user.display_name = changes["display_name"] or ""
-    if changes.get("password") is not None:
-        _check_password_rules(changes["password"])
-        user.password_hash = hash_password(changes["password"])
+    if new_hash is not None:
+        user.password_hash = new_hash
         revoke_all(session, user.id)
     if "active" in changes and changes["active"] is not None:
         user.active = bool(changes["active"])
@@ -251,11 +265,10 @@ def _issue(
     return token, row
 
 
-def login(
-    session: Session, settings: Settings, username: str, password: str, ip: str
-) -> tuple[str, AuthToken, User]:
-    """Check a password and open a session token; too many failures are refused for a while."""
-    now = utcnow()
+def _refuse_when_limited(
+    session: Session, settings: Settings, username: str, ip: str, now: datetime
+) -> None:
+    """429 when this username or address failed too often within the window."""
     since = now - timedelta(seconds=settings.login_window_seconds)
     by_user, by_ip = repo.recent_failures(session, since, username, ip)
     if by_user >= settings.login_max_failures or by_ip >= settings.login_max_failures_per_ip:
@@ -266,18 +279,52 @@ def login(
             f"登录失败次数过多，请 {retry} 秒后再试",
             retry_after=retry,
         )
-    user = repo.by_username(session, username)
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    if not ok or user is None or not user.active:
+
+
+def start_session(
+    session: Session, settings: Settings, user: User, now: datetime | None = None
+) -> tuple[str, AuthToken]:
+    """Open a login session token for a user whose password was just checked or set."""
+    now = now or utcnow()
+    user.last_login_at = now
+    expires = now + timedelta(hours=settings.session_hours)
+    return _issue(session, user, "session", "login", expires)
+
+
+def login(
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    ip: str,
+    reader: Callable[[], Session],
+) -> tuple[str, AuthToken, User]:
+    """Check a password and open a session token; too many failures are refused for a while."""
+    now = utcnow()
+    # Read what the check needs in a session that only reads (`reader`, see
+    # app.db.make_read_session_factory) and verify outside any transaction: on SQLite the write
+    # transaction of `session` holds the database's write lock until the request ends.
+    with reader() as read:
+        _refuse_when_limited(read, settings, username, ip, now)
+        found = repo.by_username(read, username)
+        user_id, seen_hash = (found.id, found.password_hash) if found else (None, None)
+    # The dummy hash keeps an unknown username as slow as a wrong password.
+    ok = verify_password(seen_hash or _DUMMY_HASH, password) and seen_hash is not None
+    rehashed = hash_password(password) if ok and _hasher.check_needs_rehash(seen_hash) else None
+
+    # Counted again in the write transaction: guesses that ran in parallel with this one may
+    # have failed meanwhile, and their results stay unanswered past the limit.
+    _refuse_when_limited(session, settings, username, ip, now)
+    user = repo.get(session, user_id) if user_id is not None else None
+    # A password changed since the read is not the one verified: refuse as a wrong one.
+    if not ok or user is None or not user.active or user.password_hash != seen_hash:
         # The failure must be kept even though the request fails: the caller commits it.
         session.add(LoginFailure(username=username[:64], ip=ip[:64], at=now))
         session.info["commit_on_error"] = True
         raise Unauthorized("wrong username or password", "用户名或密码错误")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = now
-    expires = now + timedelta(hours=settings.session_hours)
-    token, row = _issue(session, user, "session", "login", expires)
+    if rehashed is not None:
+        user.password_hash = rehashed
+    token, row = start_session(session, settings, user, now)
     return token, row, user
 
 
@@ -310,8 +357,14 @@ def revoke_all(session: Session, user_id: int) -> None:
         row.revoked_at = utcnow()
 
 
-def authenticate(session: Session, settings: Settings, token: str) -> Principal:
-    """The principal a bearer token stands for; 401 when it is unknown, expired or revoked."""
+def authenticate(
+    session: Session, settings: Settings, token: str, record_use_in: Session | None = None
+) -> Principal:
+    """The principal a bearer token stands for; 401 when it is unknown, expired or revoked.
+
+    The token is looked up in `session`; its use is recorded at the end of the request whose
+    session is `record_use_in` (default: `session`).
+    """
     if settings.admin_token and hmac.compare_digest(
         token.encode("utf-8"), settings.admin_token.encode("utf-8")
     ):
@@ -331,5 +384,20 @@ def authenticate(session: Session, settings: Settings, token: str) -> Principal:
         raise Unauthorized("the account is disabled", "账号已停用")
     # Written at most once a minute: every request would otherwise be a write.
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        row.last_used_at = now
+        _record_use(record_use_in or session, row, now)
     return _principal(user, row.id)
+
+
+def _record_use(session: Session, row: AuthToken, now: datetime) -> None:
+    """Note a token's use; written when the request ends (app.db.write_at_end)."""
+    token_id = row.id
+    # The loaded row shows the new time in this response without becoming a pending write.
+    set_committed_value(row, "last_used_at", now)
+
+    def work(write: Session) -> None:
+        write.execute(
+            update(AuthToken).where(AuthToken.id == token_id).values(last_used_at=now),
+            execution_options={"synchronize_session": False},
+        )
+
+    write_at_end(session, work)

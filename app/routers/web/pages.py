@@ -6,7 +6,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from app.deps import SESSION_COOKIE, SessionDep, SettingsDep
+from app.deps import SESSION_COOKIE, ReadSessionsDep, SessionDep, SettingsDep
 from app.errors import DomainError, InvalidInput
 from app.routers.auth import client_ip
 from app.routers.web.common import WebUser, form_errors, redirect, render
@@ -55,6 +55,7 @@ def login_submit(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    reader: ReadSessionsDep,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str | None, Form()] = None,
@@ -64,7 +65,7 @@ def login_submit(
     try:
         data = LoginIn(username=username, password=password)
         token, _row, user = auth.login(
-            session, settings, data.username, data.password, client_ip(request)
+            session, settings, data.username, data.password, client_ip(request), reader
         )
     except (ValidationError, InvalidInput, DomainError) as exc:
         status = getattr(exc, "status_code", 422)
@@ -109,10 +110,9 @@ def signup_submit(
         data = UserCreate(
             username=username, password=password, role="sme", display_name=display_name
         )
-        auth.sme_signup(session, settings, data.username, data.password, data.display_name)
-        token, _row, _user = auth.login(
-            session, settings, data.username, data.password, client_ip(request)
-        )
+        user = auth.sme_signup(session, settings, data.username, data.password, data.display_name)
+        # The password was set just now: no second Argon2 check inside the write transaction.
+        token, _row = auth.start_session(session, settings, user)
     except (ValidationError, InvalidInput, DomainError) as exc:
         return render(
             request,
