@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
 
 from app.config import get_settings
 from app.db import make_engine, make_session_factory, unit_of_work
@@ -68,28 +76,129 @@ def seed_demo(
         runtime.stop()
 
 
+def _rate_text(rate: float | None) -> str:
+    return f"{rate:.1f} texts/s" if rate else "- texts/s"
+
+
+def _eta_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "left -"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"left {hours}:{minutes:02d}:{secs:02d}" if hours else f"left {minutes}:{secs:02d}"
+
+
+def _progress_bar() -> Progress:
+    """done/total, the queue's own rate over its recent window, and the time left at it."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.fields[eta]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
 def _encode_with_progress(runtime: MatchingRuntime, factory) -> int:
     """Encode the queue (links, then profiles and needs) with a progress bar."""
-    with factory() as session:
-        total = sum(
-            matching_repo.count_pending(session, t, runtime.encoder.name) for t in ("sme", "demand")
-        )
+    total = runtime.pending_count()
     links = runtime.encode_links()
     if links:
         console.print(f"encoded {links} chain links ({runtime.encoder.name})")
     if not total:
         return links
-    with Progress(
-        TextColumn("[bold]encoding"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task("encode", total=total)
-        done = runtime.encode_pending(progress=lambda n: progress.advance(task, n))
-    console.print(f"encoded {done} texts with {runtime.encoder.name}")
+    with _progress_bar() as progress:
+        task = progress.add_task(
+            "encoding", total=total, rate=_rate_text(None), eta=_eta_text(None)
+        )
+
+        def advance(n: int) -> None:
+            snap = runtime.progress.snapshot()
+            progress.update(
+                task,
+                advance=n,
+                total=max(snap["encoding_total"] or total, total),
+                rate=_rate_text(snap["encoding_rate"]),
+                eta=_eta_text(snap["encoding_eta_seconds"]),
+            )
+
+        done = runtime.encode_pending(progress=advance)
+    snap = runtime.progress.snapshot()
+    rate = f" ({_rate_text(snap['encoding_rate'])})" if snap["encoding_rate"] else ""
+    console.print(f"encoded {done} texts with {runtime.encoder.name}{rate}")
     return links + done
+
+
+def _queue_counts(factory, encoder: str) -> dict[str, dict[str, int]]:
+    with factory() as session:
+        return {
+            kind: {
+                "pending": matching_repo.count_pending(session, kind, encoder),
+                "vectors": matching_repo.count_embeddings(session, kind, encoder),
+            }
+            for kind in ("sme", "demand")
+        }
+
+
+@cli.command("index-status")
+def index_status(
+    watch: Annotated[
+        bool, typer.Option("--watch", help="follow the queue (a server encodes it) until empty")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="seconds between looks with --watch")] = 2.0,
+    timeout: Annotated[
+        float | None, typer.Option(help="with --watch: give up after this many seconds")
+    ] = None,
+) -> None:
+    """Stored vectors and texts waiting for one, per kind, for the configured encoder."""
+    import time
+
+    from app.services.matching import EncodeProgress
+
+    settings, factory = _factory()
+    encoder = build_encoder(settings).name  # e5 loads its model lazily: nothing loaded here
+    counts = _queue_counts(factory, encoder)
+    table = Table(title=f"index · {encoder}")
+    for col in ("kind", "vectors", "pending"):
+        table.add_column(col, justify="left" if col == "kind" else "right")
+    for kind, label in (("sme", "SME profiles"), ("demand", "needs")):
+        table.add_row(label, str(counts[kind]["vectors"]), str(counts[kind]["pending"]))
+    console.print(table)
+    pending = sum(c["pending"] for c in counts.values())
+    console.print(f"pending_encodings: {pending}")
+    if not watch or not pending:
+        return
+    # The rate is what the database shows leaving the queue, whichever process encodes it.
+    seen = EncodeProgress()
+    seen.start(pending)
+    start = time.monotonic()
+    with _progress_bar() as progress:
+        task = progress.add_task(
+            "encoding", total=pending, rate=_rate_text(None), eta=_eta_text(None)
+        )
+        while pending:
+            if timeout is not None and time.monotonic() - start > timeout:
+                break
+            time.sleep(interval)
+            now = sum(c["pending"] for c in _queue_counts(factory, encoder).values())
+            if now < pending:
+                seen.advance(pending - now)
+            elif now > pending:  # more were written meanwhile
+                seen.total = (seen.total or 0) + now - pending
+            pending = now
+            snap = seen.snapshot(pending)
+            progress.update(
+                task,
+                completed=snap["encoding_done"],
+                total=snap["encoding_total"],
+                rate=_rate_text(snap["encoding_rate"]),
+                eta=_eta_text(snap["encoding_eta_seconds"]),
+            )
+    console.print(f"pending_encodings: {pending}")
+    if pending:
+        raise typer.Exit(code=1)
 
 
 @cli.command()

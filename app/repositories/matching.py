@@ -1,6 +1,7 @@
 """Queries of the matcher's tables: embeddings, the change log and encoding claims."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -14,11 +15,26 @@ from models import (
     Demand,
     Embedding,
     EncodeClaim,
+    Enterprise,
     IndexChange,
+    SmeCertification,
+    SmeProduct,
     SmeProfile,
 )
+from models.enterprise import sme_chains, sme_links
 
 ENTITY_MODELS = {"sme": SmeProfile, "demand": Demand}
+# Ids per IN list or per range read: well under SQLite's and PostgreSQL's parameter limits.
+CHUNK = 5000
+
+
+def _core(session: Session):
+    """The session's connection: plain rows, none of the ORM's per-row result handling.
+
+    The session flushes first, so rows it holds unflushed are read too (as its own queries do).
+    """
+    session.flush()
+    return session.connection()
 
 
 def to_bytes(vector: np.ndarray) -> bytes:
@@ -54,6 +70,67 @@ def all_embeddings(session: Session, entity_type: str, encoder: str) -> dict[int
         select(Embedding).where(Embedding.entity_type == entity_type, Embedding.encoder == encoder)
     )
     return {e.entity_id: e for e in rows}
+
+
+def stored_vectors(
+    session: Session, entity_type: str, encoder: str, ids: Sequence[int] | None = None
+) -> Iterator[tuple[int, str, int, bytes]]:
+    """(entity id, text hash, dim, vector bytes) of stored vectors, without ORM objects.
+
+    `ids` None: every vector of the kind, read in id ranges (at start-up: no IN list of 10^5
+    ids, and no 10^5 Embedding objects held at once).
+    """
+    cols = select(Embedding.entity_id, Embedding.text_hash, Embedding.dim, Embedding.vector)
+    base = cols.where(Embedding.entity_type == entity_type, Embedding.encoder == encoder)
+    if ids is not None:
+        ids = list(ids)
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            yield from _core(session).execute(base.where(Embedding.entity_id.in_(chunk)))
+        return
+    last = None
+    while True:
+        stmt = base if last is None else base.where(Embedding.entity_id > last)
+        rows = list(_core(session).execute(stmt.order_by(Embedding.entity_id).limit(CHUNK)))
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][0]
+
+
+def save_embeddings(
+    session: Session, entity_type: str, encoder: str, items: Sequence[tuple[int, str, object]]
+) -> None:
+    """Insert or replace many entities' vectors: (entity id, text hash, vector) each."""
+    ids = [i for i, _, _ in items]
+    existing = {
+        e.entity_id: e
+        for start in range(0, len(ids), CHUNK)
+        for e in session.scalars(
+            select(Embedding).where(
+                Embedding.entity_type == entity_type,
+                Embedding.encoder == encoder,
+                Embedding.entity_id.in_(ids[start : start + CHUNK]),
+            )
+        )
+    }
+    for entity_id, text_hash, vector in items:
+        data = to_bytes(vector)
+        dim = int(np.asarray(vector).shape[-1])
+        row = existing.get(entity_id)
+        if row is None:
+            session.add(
+                Embedding(
+                    entity_type=entity_type,
+                    entity_id=entity_id,
+                    encoder=encoder,
+                    dim=dim,
+                    text_hash=text_hash,
+                    vector=data,
+                )
+            )
+        else:
+            row.text_hash, row.vector, row.dim = text_hash, data, dim
 
 
 def save_embedding(
@@ -136,6 +213,14 @@ def count_pending(session: Session, entity_type: str, encoder: str) -> int:
     return int(session.scalar(stmt) or 0)
 
 
+def count_embeddings(session: Session, entity_type: str, encoder: str) -> int:
+    """How many vectors of a kind are stored under one encoder."""
+    stmt = select(func.count()).where(
+        Embedding.entity_type == entity_type, Embedding.encoder == encoder
+    )
+    return int(session.scalar(stmt) or 0)
+
+
 def try_claim(session: Session, entity_type: str, entity_id: int, text_hash: str, me: str) -> bool:
     """Claim one text version for encoding; False when another process holds it."""
     try:
@@ -192,3 +277,143 @@ def set_text_hashes(session: Session, model, hashes: dict[int, str]) -> None:
         .values(match_text_hash=bindparam("h")),
         [{"row_id": k, "h": v} for k, v in hashes.items()],
     )
+
+
+# -- profiles as plain rows (start-up, sync and the encoding queue) --------------------------
+
+
+@dataclass(slots=True)
+class Named:
+    """A related row reduced to what the matcher reads (a product, certificate, chain...)."""
+
+    name: str = ""
+    code: str = ""
+    niche: str | None = None
+    capacity: str | None = None
+    city: str = ""
+
+
+@dataclass(slots=True)
+class ProfileRow:
+    """An SME profile read with Core queries, shaped like SmeProfile for `match_docs`."""
+
+    id: int
+    enterprise: Named
+    tier: str
+    processes: list
+    description: str
+    leaders_supplied: list
+    invention_patents: int
+    match_text_hash: str | None
+    deleted_at: datetime | None
+    products: list[Named] = field(default_factory=list)
+    certifications: list[Named] = field(default_factory=list)
+    chains: list[Named] = field(default_factory=list)
+    links: list[Named] = field(default_factory=list)
+
+
+def profile_rows(session: Session, ids: Sequence[int] | None = None) -> dict[int, ProfileRow]:
+    """Profiles by id, without their products and the rest (`attach_profile_parts`).
+
+    `ids` None: every live profile (start-up); else those ids, deleted ones included (sync).
+    ORM objects for 10^5 profiles and their children cost more than the rest of start-up.
+    """
+    stmt = select(
+        SmeProfile.id,
+        Enterprise.name,
+        Enterprise.city,
+        SmeProfile.tier,
+        SmeProfile.processes,
+        SmeProfile.description,
+        SmeProfile.leaders_supplied,
+        SmeProfile.invention_patents,
+        SmeProfile.match_text_hash,
+        SmeProfile.deleted_at,
+    ).join(Enterprise, SmeProfile.enterprise_id == Enterprise.id)
+    if ids is None:
+        chunks = [stmt.where(SmeProfile.deleted_at.is_(None)).order_by(SmeProfile.id)]
+    else:
+        ids = list(ids)
+        chunks = [
+            stmt.where(SmeProfile.id.in_(ids[i : i + CHUNK])).order_by(SmeProfile.id)
+            for i in range(0, len(ids), CHUNK)
+        ]
+    out: dict[int, ProfileRow] = {}
+    for chunk in chunks:
+        for (
+            sid,
+            name,
+            city,
+            tier,
+            processes,
+            desc,
+            supplied,
+            patents,
+            digest,
+            deleted,
+        ) in _core(session).execute(chunk):
+            out[sid] = ProfileRow(
+                sid,
+                Named(name=name, city=city),
+                tier,
+                processes or [],
+                desc or "",
+                supplied or [],
+                patents or 0,
+                digest,
+                deleted,
+            )
+    return out
+
+
+def attach_profile_parts(session: Session, rows: dict[int, ProfileRow], everything: bool) -> None:
+    """Fill products, certificates, chains and links of `rows`, in their stored order.
+
+    `everything`: `rows` holds every live profile, so whole tables are read (no IN lists).
+    """
+    queries = (
+        (
+            "products",
+            select(
+                SmeProduct.sme_id, SmeProduct.name, SmeProduct.niche, SmeProduct.capacity
+            ).order_by(SmeProduct.sme_id, SmeProduct.position, SmeProduct.id),
+            SmeProduct.sme_id,
+            lambda r: Named(name=r[1], niche=r[2], capacity=r[3]),
+        ),
+        (
+            "certifications",
+            select(SmeCertification.sme_id, SmeCertification.name).order_by(
+                SmeCertification.sme_id, SmeCertification.position
+            ),
+            SmeCertification.sme_id,
+            lambda r: Named(name=r[1]),
+        ),
+        (
+            "chains",
+            select(sme_chains.c.sme_id, Chain.code)
+            .join(Chain, sme_chains.c.chain_id == Chain.id)
+            .order_by(sme_chains.c.sme_id, Chain.position),
+            sme_chains.c.sme_id,
+            lambda r: Named(code=r[1]),
+        ),
+        (
+            "links",
+            select(sme_links.c.sme_id, ChainLink.code)
+            .join(ChainLink, sme_links.c.link_id == ChainLink.id)
+            .order_by(sme_links.c.sme_id, ChainLink.position),
+            sme_links.c.sme_id,
+            lambda r: Named(code=r[1]),
+        ),
+    )
+    ids = list(rows)
+    for attr, stmt, key, make in queries:
+        stmts = (
+            [stmt]
+            if everything
+            else [stmt.where(key.in_(ids[i : i + CHUNK])) for i in range(0, len(ids), CHUNK)]
+        )
+        for s in stmts:
+            for r in _core(session).execute(s):
+                row = rows.get(r[0])
+                if row is not None:  # a deleted profile's children at start-up
+                    getattr(row, attr).append(make(r))

@@ -10,6 +10,7 @@ from app.schemas.match import (
     ChainCoverage,
     DemandMatchList,
     FreeTextMatch,
+    IndexStatus,
     LinkSupplier,
     PlacementRead,
     SmeMatchList,
@@ -102,6 +103,6 @@ def chain_coverage(code: str, session: SessionDep, index: IndexDep) -> ChainCove
 
 
 @router.get("/index/status", summary="匹配索引状态 / matcher index status")
-def index_status(index: IndexDep) -> dict:
+def index_status(index: IndexDep) -> IndexStatus:
     """Index size and the encoding backlog (0 pending: every profile is searchable by meaning)."""
-    return index.status()
+    return IndexStatus(**index.status())

@@ -1,5 +1,6 @@
 """Ranked matches with their score breakdown and reasons."""
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -123,3 +124,39 @@ class ChainCoverage(BaseModel):
     name: str
     links: list[LinkCoverage]
     weak_links: list[str]
+
+
+class IndexStatus(BaseModel):
+    """The matcher index of the answering process and the encoding queue."""
+
+    encoder: str
+    dim: int
+    profiles: int
+    profiles_with_vectors: int
+    needs: int
+    pending_encodings: int = Field(
+        description="待编码文本（全部进程）/ texts waiting for a vector, every process's"
+    )
+    links_encoded: bool
+    applied_weights: int | None
+    encoded_by_this_process: int
+    instance: str
+    lexical_writes_pending: int = Field(
+        description="词法索引待合并的写入 / profile writes not yet in the lexical snapshot's IDF"
+    )
+    encoding_active: bool = Field(description="编码队列正在运行 / the queue is encoding now")
+    encoding_done: int = Field(description="本轮已编码 / texts encoded in the current or last run")
+    encoding_total: int | None = Field(
+        description="本轮总数 / texts of the current or last run (done + pending at its start)"
+    )
+    encoding_rate: float | None = Field(
+        description="编码速率（条/秒，近60秒）/ texts per second over the last minute"
+    )
+    encoding_eta_seconds: float | None = Field(
+        description="预计剩余秒数 / seconds left: pending over this process's rate"
+    )
+    encoding_started_at: datetime | None
+    encoding_finished_at: datetime | None
+    encoding_threads: int | None = Field(
+        description="队列最快的线程数 / the queue's fastest thread count so far"
+    )

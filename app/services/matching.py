@@ -13,23 +13,32 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.config import Settings
 from app.repositories import feedback as feedback_repo
 from app.repositories import matching as repo
 from app.services import match_docs
 from app.services.taxonomy import resolve_version
-from matching.encoders import Encoder, SerialEncoder, make_encoder
+from matching.documents import profile_passages
+from matching.encoders import (
+    Encoder,
+    SerialEncoder,
+    ThreadTuner,
+    VectorCache,
+    encode_distinct,
+    make_encoder,
+)
 from matching.features import FusionWeights
 from matching.matcher import Matcher
 from matching.placement import LinkPlacer
@@ -52,6 +61,95 @@ def build_encoder(settings: Settings) -> Encoder:
     )
 
 
+def _encoding_text(doc) -> str:
+    """`match_docs.sme_encoding_text` of a profile whose ProfileDoc is already built."""
+    return match_docs.PASSAGE_SEPARATOR.join(profile_passages(doc))
+
+
+def queue_threads(settings: Settings) -> tuple[int, ...]:
+    """Thread counts the encoding queue may use: the setting, or 1 and every core (auto)."""
+    if settings.encode_queue_threads > 0:
+        return (settings.encode_queue_threads,)
+    cores = os.cpu_count() or 1
+    return tuple(sorted({1, max(cores // 2, 1), cores}))
+
+
+class EncodeProgress:
+    """What the encoding queue of this process has done: texts, rate and time left.
+
+    The rate is over the last `window` seconds, so it follows a change of the machine's load;
+    the time left is the backlog (all processes') over this process's rate.
+    """
+
+    def __init__(self, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._marks: deque[tuple[float, int]] = deque()
+        self.active = False
+        self.done = 0
+        self.total: int | None = None
+        self.pending: int | None = None
+        self.started_at: datetime | None = None
+        self.finished_at: datetime | None = None
+
+    def start(self, pending: int) -> None:
+        """A run begins with `pending` texts queued."""
+        with self._lock:
+            self.active = True
+            self.done = 0
+            self.total = pending
+            self.pending = pending
+            self.started_at = utcnow()
+            self.finished_at = None
+            self._marks.clear()
+            self._marks.append((self.clock(), 0))
+
+    def advance(self, texts: int) -> None:
+        """`texts` more are encoded and stored."""
+        with self._lock:
+            self.done += texts
+            if self.pending is not None:
+                self.pending = max(self.pending - texts, 0)
+            if self.total is not None and self.done > self.total:
+                self.total = self.done  # written while the run went on
+            now = self.clock()
+            self._marks.append((now, self.done))
+            while len(self._marks) > 2 and self._marks[1][0] < now - self.window:
+                self._marks.popleft()
+
+    def finish(self) -> None:
+        """The queue is empty (or the run stopped at its limit)."""
+        with self._lock:
+            self.active = False
+            self.finished_at = utcnow()
+
+    def rate(self) -> float | None:
+        """Texts per second over the recent window; None before two marks."""
+        with self._lock:
+            if len(self._marks) < 2:
+                return None
+            (t0, n0), (t1, n1) = self._marks[0], self._marks[-1]
+            if self.active and self.clock() - t1 > self.window:
+                return None  # nothing finished for a whole window: no honest rate
+            return (n1 - n0) / (t1 - t0) if t1 > t0 and n1 > n0 else None
+
+    def snapshot(self, pending: int | None = None) -> dict:
+        """The figures for `GET /index/status` (`pending` from the database, if read)."""
+        rate = self.rate()
+        left = self.pending if pending is None else pending
+        with self._lock:
+            return {
+                "encoding_active": self.active,
+                "encoding_done": self.done,
+                "encoding_total": self.total,
+                "encoding_rate": round(rate, 3) if rate else None,
+                "encoding_eta_seconds": round(left / rate, 1) if rate and left else None,
+                "encoding_started_at": self.started_at,
+                "encoding_finished_at": self.finished_at,
+            }
+
+
 class MatchingRuntime:
     """One process's matcher, kept in step with the database."""
 
@@ -60,10 +158,13 @@ class MatchingRuntime:
         settings: Settings,
         session_factory: sessionmaker[Session],
         encoder: Encoder | None = None,
+        read_session_factory: sessionmaker[Session] | None = None,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
-        self.encoder = SerialEncoder(encoder or build_encoder(settings))
+        # Polls and status only read: on a SQLite file their sessions never take the write lock.
+        self.read_session_factory = read_session_factory or session_factory
+        self.encoder = SerialEncoder(encoder or build_encoder(settings), nice=settings.encoder_nice)
         self.weights = FusionWeights.from_dict(settings.match_weights)
         # The applied weight set (`ranking_weights`) in use, if any; read by `load`.
         self.weights_id: int | None = None
@@ -81,36 +182,75 @@ class MatchingRuntime:
         self._links_encoded = False
         # Texts this process has encoded (profiles and needs), for the status and the tests.
         self.encoded = 0
+        self.progress = EncodeProgress()
+        # The queue picks its thread count per batch from measured throughput (bench/encode.py:
+        # two threads win on idle cores and lose 3x when another process holds one).
+        self.tuner = ThreadTuner(queue_threads(settings))
+        # Product names repeat across profiles: within a bulk load each is encoded once.
+        self.passage_cache = VectorCache(settings.encode_cache_items)
+        # Seconds per phase of the last `load` (bench/startup.py).
+        self.load_timings: dict[str, float] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def load(self) -> None:
         """Build the in-memory index from stored rows and vectors (no re-encoding)."""
+        timings: dict[str, float] = {}
+        clock = time.perf_counter
+
+        def phase(name: str, t0: float) -> float:
+            now = clock()
+            timings[name] = round(timings.get(name, 0.0) + now - t0, 4)
+            return now
+
+        t = clock()
         with self.session_factory() as session:
             self._last_poll = utcnow()
             self._load_weights(session)
             self._load_links(session)
-            smes = list(session.scalars(select(SmeProfile).where(SmeProfile.deleted_at.is_(None))))
-            self._refresh_hashes(session, smes)
-            self._apply_smes(session, smes)
+            t = phase("weights_and_links", t)
+            rows = repo.profile_rows(session)
+            t = phase("profile_rows", t)
+            repo.attach_profile_parts(session, rows, everything=True)
+            t = phase("profile_parts", t)
+            smes = list(rows.values())
+            docs = [match_docs.profile_doc(r) for r in smes]
+            t = phase("profile_docs", t)
+            self._refresh_hashes(session, smes, docs)
+            t = phase("text_hashes", t)
+            vectors = self._vectors(session, "sme", smes, docs, everything=True)
+            t = phase("profile_vectors", t)
+            if docs:
+                self.matcher.upsert_profiles(docs, vectors)
+            t = phase("matcher_upsert_profiles", t)
+            del vectors
             demands = list(session.scalars(select(Demand).where(Demand.deleted_at.is_(None))))
+            t = phase("need_rows", t)
             self._apply_demands(session, demands)
+            t = phase("needs_apply", t)
+        # The first lexical snapshot, now rather than in the first request after start-up.
+        self.matcher.refresh()
+        t = phase("lexical_snapshot", t)
+        timings["total"] = round(sum(timings.values()), 4)
+        self.load_timings = timings
         log.info(
-            "matcher loaded: %d profiles (%d with vectors), %d needs",
+            "matcher loaded: %d profiles (%d with vectors), %d needs in %.1fs",
             len(self.matcher.profiles),
             len(self.matcher.profile_vectors),
             len(self.matcher.needs),
+            timings["total"],
         )
 
-    def _refresh_hashes(self, session: Session, smes: list[SmeProfile]) -> None:
+    def _refresh_hashes(self, session: Session, smes: list, docs: list) -> None:
         """Re-key profiles whose encoding text changed with this version (products added).
 
         The encoding queue then re-encodes them; their old profile vector serves meanwhile.
         A plain UPDATE: no version bump for the users' records, nothing for the audit log.
+        Always on the write factory: it is the one write of start-up.
         """
         stale = {}
-        for sme in smes:
-            digest = match_docs.text_hash(match_docs.sme_encoding_text(sme))
+        for sme, doc in zip(smes, docs, strict=True):
+            digest = match_docs.text_hash(_encoding_text(doc))
             if sme.match_text_hash is not None and sme.match_text_hash != digest:
                 stale[sme.id] = digest
         if stale:
@@ -118,7 +258,7 @@ class MatchingRuntime:
             session.commit()
             for sme in smes:
                 if sme.id in stale:  # what the UPDATE wrote, without reading each row again
-                    set_committed_value(sme, "match_text_hash", stale[sme.id])
+                    sme.match_text_hash = stale[sme.id]
             log.info("%d profiles re-keyed for per-product encoding", len(stale))
 
     def start(self) -> None:
@@ -166,12 +306,29 @@ class MatchingRuntime:
         text = match_docs.sme_encoding_text(sme)
         self._record(session, "sme", sme, text, encode, self.encode_profiles)
 
-    def encode_profiles(self, texts: list[str]) -> list[np.ndarray]:
-        """Per encoding text: one row for the profile and one per product (one encoder batch)."""
+    def encode_profiles(
+        self, texts: list[str], threads: int | None = None, cache: VectorCache | None = None
+    ) -> list[np.ndarray]:
+        """Per encoding text: one row for the profile and one per product (one encoder batch).
+
+        Each distinct passage is encoded once (and none `cache` holds): a vector does not
+        depend on the batch it was encoded in.
+        """
         parts = [match_docs.split_passages(t) for t in texts]
-        flat = self.encoder.encode_passages([p for ps in parts for p in ps])
+        flat, _ = encode_distinct(
+            lambda xs: self.encoder.encode_passages(xs, threads=threads),
+            [p for ps in parts for p in ps],
+            self.encoder.dim,
+            cache,
+        )
         bounds = np.cumsum([0, *(len(ps) for ps in parts)])
         return [flat[a:b] for a, b in pairwise(bounds)]
+
+    def _encode_needs(self, texts: list[str], threads: int | None = None) -> list[np.ndarray]:
+        vectors, _ = encode_distinct(
+            lambda xs: self.encoder.encode_queries(xs, threads=threads), texts, self.encoder.dim
+        )
+        return list(vectors)
 
     def record_demand(self, session: Session, demand: Demand, encode: bool = True) -> None:
         """Note a written need."""
@@ -221,7 +378,7 @@ class MatchingRuntime:
 
     def sync(self) -> int:
         """Apply the changes logged since the last poll; returns how many entities changed."""
-        with self._sync_lock, self.session_factory() as session:
+        with self._sync_lock, self.read_session_factory() as session:
             now = utcnow()
             since = (self._last_poll or now) - LOOKBACK
             changes = repo.changes_since(session, since)
@@ -238,10 +395,10 @@ class MatchingRuntime:
             if "link" in todo:
                 self._load_links(session)
             if "sme" in todo:
-                rows = session.scalars(select(SmeProfile).where(SmeProfile.id.in_(todo["sme"])))
-                found = list(rows)
-                self.matcher.remove_profiles(todo["sme"] - {r.id for r in found})
-                self._apply_smes(session, found)
+                found = repo.profile_rows(session, sorted(todo["sme"]))
+                repo.attach_profile_parts(session, found, everything=False)
+                self.matcher.remove_profiles(todo["sme"] - set(found))
+                self._apply_smes(session, list(found.values()))
             if "demand" in todo:
                 rows = session.scalars(select(Demand).where(Demand.id.in_(todo["demand"])))
                 found = list(rows)
@@ -249,31 +406,36 @@ class MatchingRuntime:
                 self._apply_demands(session, found)
             return sum(len(v) for v in todo.values())
 
-    def _vectors(self, session, entity_type, rows, docs=None) -> list[np.ndarray | None]:
+    def _vectors(
+        self, session, entity_type, rows, docs=None, everything: bool = False
+    ) -> list[np.ndarray | None]:
         """Stored vectors of the rows' current texts (None where stale or missing).
 
         A profile's value has one row for the profile and one per product. A profile vector
         stored before products were encoded (its hash is that of the profile text alone) is
-        still used, as the profile row only, until the queue re-encodes it.
+        still used, as the profile row only, until the queue re-encodes it. `everything`: the
+        rows are all live ones, so every stored vector of the kind is read by id ranges.
         """
-        stored = repo.embeddings_for(session, entity_type, [r.id for r in rows], self.encoder.name)
-        out = []
-        for i, row in enumerate(rows):
-            emb = stored.get(row.id)
-            if emb is None:
-                out.append(None)
-            elif emb.text_hash == row.match_text_hash:
-                value = repo.from_bytes(emb.vector)
-                out.append(value.reshape(-1, emb.dim) if entity_type == "sme" else value)
-            elif docs is not None and emb.text_hash == match_docs.text_hash(
+        position = {row.id: i for i, row in enumerate(rows)}
+        out: list[np.ndarray | None] = [None] * len(rows)
+        ids = None if everything else list(position)
+        for entity_id, digest, dim, data in repo.stored_vectors(
+            session, entity_type, self.encoder.name, ids
+        ):
+            i = position.get(entity_id)
+            if i is None:
+                continue
+            row = rows[i]
+            if digest == row.match_text_hash:
+                value = np.frombuffer(data, dtype="<f4").copy()
+                out[i] = value.reshape(-1, dim) if entity_type == "sme" else value
+            elif docs is not None and digest == match_docs.text_hash(
                 match_docs.profile_text(docs[i])
             ):
-                out.append(repo.from_bytes(emb.vector)[: emb.dim])
-            else:
-                out.append(None)
+                out[i] = np.frombuffer(data, dtype="<f4")[:dim].copy()
         return out
 
-    def _apply_smes(self, session: Session, rows: Iterable[SmeProfile]) -> None:
+    def _apply_smes(self, session: Session, rows: Iterable) -> None:
         rows = list(rows)
         gone = [r.id for r in rows if r.deleted_at is not None]
         live = [r for r in rows if r.deleted_at is None]
@@ -377,14 +539,32 @@ class MatchingRuntime:
         with self._encode_lock:
             if not self._links_encoded:
                 self.encode_links()
-            while limit is None or done < limit:
-                batch = self._encode_batch()
-                if not batch:
-                    break
-                done += batch
-                if progress:
-                    progress(batch)
+            started = False
+            try:
+                while limit is None or done < limit:
+                    jobs = self._claim_batch()
+                    if not jobs:
+                        break
+                    if not started:
+                        # Counted once a batch is claimed (an idle poll costs no COUNT query);
+                        # claimed texts still count as pending until their vectors are stored.
+                        self.progress.start(max(self.pending_count(), len(jobs)))
+                        started = True
+                    batch = self._encode_batch(jobs)
+                    done += batch
+                    self.progress.advance(batch)
+                    if progress:
+                        progress(batch)
+            finally:
+                if started:
+                    self.progress.finish()
+                    self.passage_cache.clear()  # the bulk load is over: keep no memory for it
         return done
+
+    def pending_count(self) -> int:
+        """Texts (profiles and needs, every process's) waiting for a vector."""
+        with self.read_session_factory() as session:
+            return sum(repo.count_pending(session, t, self.encoder.name) for t in ("sme", "demand"))
 
     def _claim_batch(self) -> list[tuple[str, int, str]]:
         """Claim up to one batch of stale texts and read them; returns (type, id, text)."""
@@ -400,39 +580,47 @@ class MatchingRuntime:
                         claimed.append((entity_type, entity_id))
             session.commit()
             jobs = []
-            for entity_type, model, text_fn in (
-                ("sme", SmeProfile, match_docs.sme_encoding_text),
-                ("demand", Demand, match_docs.demand_match_text),
-            ):
-                ids = [i for t, i in claimed if t == entity_type]
-                if ids:
-                    rows = session.scalars(select(model).where(model.id.in_(ids)))
-                    jobs += [(entity_type, row.id, text_fn(row)) for row in rows]
+            sme_ids = [i for t, i in claimed if t == "sme"]
+            if sme_ids:
+                rows = repo.profile_rows(session, sme_ids)
+                repo.attach_profile_parts(session, rows, everything=False)
+                jobs += [
+                    ("sme", r.id, _encoding_text(match_docs.profile_doc(r))) for r in rows.values()
+                ]
+            demand_ids = [i for t, i in claimed if t == "demand"]
+            if demand_ids:
+                needs = session.scalars(select(Demand).where(Demand.id.in_(demand_ids)))
+                jobs += [("demand", d.id, match_docs.demand_match_text(d)) for d in needs]
             session.commit()
         return jobs
 
-    def _encode_batch(self) -> int:
-        jobs = self._claim_batch()
+    def _encode_batch(self, jobs: list[tuple[str, int, str]] | None = None) -> int:
+        jobs = self._claim_batch() if jobs is None else jobs
         if not jobs:
             return 0
         try:
             results = []
             for entity_type, fn in (
-                ("sme", self.encode_profiles),
-                ("demand", self.encoder.encode_queries),
+                ("sme", lambda ts, k: self.encode_profiles(ts, k, self.passage_cache)),
+                ("demand", self._encode_needs),
             ):
                 group = [j for j in jobs if j[0] == entity_type]
                 if group:
-                    vectors = fn([text for _, _, text in group])
+                    texts = [text for _, _, text in group]
+                    vectors = self._tuned(fn, texts)
                     self.encoded += len(group)
                     results += list(zip(group, vectors, strict=True))
             with self.session_factory() as session:
-                for (entity_type, entity_id, text), vector in results:
-                    digest = match_docs.text_hash(text)
-                    repo.save_embedding(
-                        session, entity_type, entity_id, self.encoder.name, digest, vector
-                    )
-                    repo.record_change(session, entity_type, entity_id)
+                for entity_type in ("sme", "demand"):
+                    items = [
+                        (entity_id, match_docs.text_hash(text), vector)
+                        for (t, entity_id, text), vector in results
+                        if t == entity_type
+                    ]
+                    if items:
+                        repo.save_embeddings(session, entity_type, self.encoder.name, items)
+                        for entity_id, _, _ in items:
+                            repo.record_change(session, entity_type, entity_id)
                 session.commit()
         finally:
             with self.session_factory() as session:
@@ -440,12 +628,16 @@ class MatchingRuntime:
                 session.commit()
         return len(jobs)
 
+    def _tuned(self, fn, texts: list[str]):
+        """`fn(texts, threads)`, with the thread count the tuner picks (when it applies)."""
+        if not hasattr(self.encoder.encoder, "num_threads"):
+            return fn(texts, None)
+        # Characters stand for tokens: the tuner only compares rates of similar batches.
+        return self.tuner.map(fn, texts, lambda ts: sum(len(t) for t in ts))
+
     def status(self) -> dict:
-        """Index size and the encoding backlog."""
-        with self.session_factory() as session:
-            pending = sum(
-                repo.count_pending(session, t, self.encoder.name) for t in ("sme", "demand")
-            )
+        """Index size, the encoding backlog and the queue's progress (texts, rate, time left)."""
+        pending = self.pending_count()
         return {
             "encoder": self.encoder.name,
             "dim": self.encoder.dim,
@@ -458,4 +650,9 @@ class MatchingRuntime:
             "applied_weights": self.weights_id,
             "encoded_by_this_process": self.encoded,
             "instance": self.instance,
+            # Profile writes scored with the lexical snapshot's IDF until its next rebuild.
+            "lexical_writes_pending": self.matcher.profile_lexical.pending,
+            **self.progress.snapshot(pending),
+            # The thread count the queue's tuner finds fastest so far (None: not measured).
+            "encoding_threads": self.tuner.best(),
         }

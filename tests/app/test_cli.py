@@ -138,3 +138,36 @@ def test_eval_prints_the_real_set_table_and_refuses_unknown_sets(cli_env) -> Non
     for option, value in (("--set", "nope"), ("--split", "held"), ("--variant", "odd")):
         r = runner.invoke(cli, ["eval", option, value])
         assert r.exit_code == 2 and option in r.output, r.output
+
+
+def test_index_status_and_reindex_show_progress(cli_env, tmp_path: Path) -> None:
+    from app.db import make_session_factory, unit_of_work
+    from app.repositories import matching as matching_repo
+
+    runner = CliRunner()
+    assert runner.invoke(cli, ["seed-taxonomy"]).exit_code == 0
+    rows = tmp_path / "smes.csv"
+    rows.write_text(
+        "企业名称,所在城市,企业梯度,主营产品\n"
+        "甲有限公司,青岛市,小巨人,液压阀\n乙有限公司,济南市,小巨人,齿轮\n"
+        "丙有限公司,烟台市,小巨人,轴承\n",
+        encoding="utf-8",
+    )
+    assert runner.invoke(cli, ["import", str(rows), "--kind", "smes"]).exit_code == 0
+    shown = runner.invoke(cli, ["index-status"])
+    assert shown.exit_code == 0, shown.output
+    assert "pending_encodings: 0" in shown.output and "SME profiles" in shown.output
+
+    # Vectors gone (a model change): three texts wait, and nobody encodes them.
+    with unit_of_work(make_session_factory(cli_env)) as session:
+        matching_repo.delete_embeddings(session, "hashing-char13-256")
+    shown = runner.invoke(cli, ["index-status"])
+    assert "pending_encodings: 3" in shown.output
+    waited = runner.invoke(cli, ["index-status", "--watch", "--interval", "0.05", "--timeout", "0"])
+    assert waited.exit_code == 1 and "pending_encodings: 3" in waited.output
+
+    r = runner.invoke(cli, ["reindex"])
+    assert r.exit_code == 0, r.output
+    assert "3/3" in r.output and "texts/s" in r.output and "left" in r.output
+    assert "encoded 3 texts" in r.output
+    assert "pending_encodings: 0" in runner.invoke(cli, ["index-status"]).output

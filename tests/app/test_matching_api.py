@@ -234,6 +234,9 @@ def test_bulk_is_queued_then_encoded_once(
     runtime.sync()
     status = client.get("/api/v1/index/status").json()
     assert status["pending_encodings"] == 0 and status["profiles_with_vectors"] == 9
+    # the queue's progress: the last run's texts, and nothing left to wait for
+    assert status["encoding_done"] == 5 and status["encoding_total"] == 5
+    assert status["encoding_active"] is False and status["encoding_eta_seconds"] is None
 
 
 class CountingEncoder:
@@ -349,3 +352,23 @@ def test_the_service_ranks_with_one_blas_thread(client: TestClient, runtime) -> 
 
     blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
     assert blas and all(p["num_threads"] == runtime.settings.blas_threads == 1 for p in blas)
+
+
+def test_a_profile_written_is_ranked_at_once_without_rebuilding_the_lexical_index(
+    client: TestClient, runtime: MatchingRuntime, world: dict
+) -> None:
+    lexical = runtime.matcher.profile_lexical
+    # As past `exact_rows` (5,000): writes are absorbed in the delta, not rebuilt per read.
+    lexical.exact_rows = 0
+    lexical.refresh()
+    generation = lexical.generation
+    new = post(
+        client,
+        "/api/v1/smes",
+        sme_payload(name="淄博钛合金紧固件有限公司", products=["钛合金高锁螺栓"]),
+    )
+    r = client.post("/api/v1/match", json={"text": "钛合金高锁螺栓"})
+    assert r.status_code == 200, r.text
+    assert r.json()["items"][0]["sme_id"] == new["id"]
+    status = client.get("/api/v1/index/status").json()
+    assert status["lexical_writes_pending"] == 1 and lexical.generation == generation
