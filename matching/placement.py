@@ -59,19 +59,17 @@ class LinkPlacer:
         """
         by_prefix = self.by_prefix_
         found: set[str] = set()
-        i, end = 0, len(text) - 1
-        while i < end:
-            candidates = by_prefix.get(text[i : i + 2])
-            if candidates:
-                for word in candidates:
-                    if text.startswith(word, i):
-                        found.add(word)
-                        i += len(word)
-                        break
-                else:
-                    i += 1
-            else:
-                i += 1
+        # Only positions whose two characters start a keyword can match: jump between them.
+        starts = [i for i in range(len(text) - 1) if text[i : i + 2] in by_prefix]
+        resume = 0
+        for i in starts:
+            if i < resume:
+                continue  # inside the keyword found last (matches never overlap)
+            for word in by_prefix[text[i : i + 2]]:
+                if text.startswith(word, i):
+                    found.add(word)
+                    resume = i + len(word)
+                    break
         return found
 
     def _keyword_hits(self, text: str) -> tuple[np.ndarray, dict[int, list[str]]]:
