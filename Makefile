@@ -45,6 +45,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/query.py
+	$(BIN)/python bench/rank.py
 	$(BIN)/python bench/encode.py
 	$(BIN)/python bench/schedule.py
 
