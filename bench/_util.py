@@ -22,3 +22,27 @@ def foreign_cores(before, after) -> float | None:
         return None
     other = (after[0] - before[0]) - (after[1] - before[1])
     return round(max(other, 0.0) / (after[2] - before[2]), 2)
+
+
+def rss_mb() -> float:
+    """Resident set size of this process in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def stop_process(proc, timeout: float = 15) -> None:
+    """SIGTERM a server process, then SIGKILL it if it is still there after `timeout`."""
+    import signal
+    import subprocess
+
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

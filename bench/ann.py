@@ -65,7 +65,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _util import cpu_snapshot, foreign_cores
+from _util import cpu_snapshot, foreign_cores, rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 DIM = 384
@@ -81,15 +81,6 @@ RESERVE_S = 120.0
 def log(msg: str) -> None:
     """Progress line on stderr."""
     print(f"[ann] {msg}", file=sys.stderr, flush=True)
-
-
-def rss_mb() -> float:
-    """Current resident set size of this process in MB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def normalise(rows: np.ndarray) -> np.ndarray:

@@ -77,6 +77,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import sqlalchemy as sa
+from _util import stop_process
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -421,13 +422,7 @@ class Setup:
         }
 
     def stop_server(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=20)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -53,7 +53,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _util import cpu_snapshot, foreign_cores
+from _util import cpu_snapshot, foreign_cores, rss_mb
 
 from app.services.evaluation import links_from_taxonomy, load_set
 from matching.documents import ProfileDoc, product_texts, profile_text
@@ -70,14 +70,6 @@ TARGET_P50_MS_AT_1E6 = 250.0
 
 def log(msg: str) -> None:
     print(f"[rank] {msg}", file=sys.stderr, flush=True)
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def unit(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -27,7 +27,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
+from _util import stop_process
 from api import API, BIN, ROOT, free_port, stats, wait_healthy
 
 from matching.uscc import check_character
@@ -104,13 +104,7 @@ class Server:
             raise RuntimeError((self.tmp / "server.log").read_text(errors="replace")[-2000:])
 
     def stop(self, keep: bool) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=15)
         if self._log is not None:
             self._log.close()
         if keep:
