@@ -34,6 +34,7 @@ from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory, unit_of_work
 from app.repositories.matching import to_bytes
 from app.services import demo, match_docs, taxonomy
+from app.services.smes import PROFILE_FIELDS
 from matching.uscc import ALPHABET, check_character
 from models import (
     Base,
@@ -52,19 +53,8 @@ from models.enterprise import leader_chains, sme_chains, sme_links
 
 CHUNK = 2000
 
-SME_COLUMNS = (
-    "tier",
-    "processes",
-    "invention_patents",
-    "utility_patents",
-    "rd_share",
-    "leaders_supplied",
-    "export",
-    "description",
-    "contact_name",
-    "contact_phone",
-    "contact_email",
-)
+# The profile's own columns, as the service writes them (one list, not a copy).
+SME_COLUMNS = PROFILE_FIELDS
 DEMAND_COLUMNS = tuple(
     c.name
     for c in Demand.__table__.columns
