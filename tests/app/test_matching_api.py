@@ -263,6 +263,9 @@ def test_restart_rebuilds_from_stored_vectors_without_encoding(
     fresh.load()
     assert counting.calls == 0
     assert len(fresh.matcher.profile_vectors) == len(runtime.matcher.profile_vectors) == 4
+    # The first lexical snapshot is built by the load, not by the first request after it.
+    assert fresh.matcher.profile_lexical.pending == 0 and fresh.matcher.need_lexical.pending == 0
+    assert fresh.load_timings["lexical_snapshot"] >= 0
     need = fresh.matcher.needs[world["need"]["id"]]
     ranked_ids = [
         m.id for m in fresh.matcher.rank_profiles(need, fresh.matcher.need_vectors.vector(need.id))
