@@ -181,6 +181,7 @@ class Matcher:
         normalisation: str = "z",
         lexical: dict | None = None,
         exact_needs: int = 2000,
+        write_chunk: int = 500,
     ) -> None:
         if normalisation not in NORMALISATIONS:
             raise ValueError(f"unknown normalisation {normalisation!r}")
@@ -192,6 +193,9 @@ class Matcher:
         self.normalisation = normalisation
         # Up to this many needs, a profile's need ranking scores every need in full.
         self.exact_needs = exact_needs
+        # A bulk write takes the lock for this many records at a time, so rankings wait for
+        # one chunk (milliseconds), not for a whole import (seconds at 10^4 rows).
+        self.write_chunk = max(int(write_chunk), 1)
         self._stats = NORMALISATIONS[normalisation]
         self._lock = threading.RLock()
         lexical = lexical or {}
@@ -317,9 +321,15 @@ class Matcher:
         """Add or replace profiles.
 
         Each vector is None ('not encoded yet': wording only), the profile vector, or the
-        rows of `profile_passages(doc)` (profile, then each product).
+        rows of `profile_passages(doc)` (profile, then each product). Applied `write_chunk`
+        profiles at a time: each profile is written whole, a bulk write is not atomic.
         """
         vectors = list(vectors) if vectors is not None else [None] * len(docs)
+        if len(docs) > self.write_chunk:
+            for start in range(0, len(docs), self.write_chunk):
+                end = start + self.write_chunk
+                self.upsert_profiles(docs[start:end], vectors[start:end])
+            return
         texts = [profile_text(d) for d in docs]
         names = [product_texts(d) for d in docs]
         split = [self._split_vectors(n, v) for n, v in zip(names, vectors, strict=True)]
@@ -374,8 +384,12 @@ class Matcher:
                     self.product_vectors.pop(doc.id, None)
 
     def remove_profiles(self, ids: Iterable[Hashable]) -> None:
-        """Forget profiles."""
+        """Forget profiles (`write_chunk` at a time)."""
         ids = [i for i in dict.fromkeys(ids) if i in self.profiles]
+        if len(ids) > self.write_chunk:
+            for start in range(0, len(ids), self.write_chunk):
+                self.remove_profiles(ids[start : start + self.write_chunk])
+            return
         with self._lock:
             moved = self.profile_vectors.remove(ids)
             rows = self.profile_lexical.rows(ids)
@@ -400,8 +414,13 @@ class Matcher:
     def upsert_needs(
         self, docs: Sequence[NeedDoc], vectors: np.ndarray | Sequence | None = None
     ) -> None:
-        """Add or replace needs (vectors are query embeddings)."""
+        """Add or replace needs (vectors are query embeddings; `write_chunk` at a time)."""
         vectors = list(vectors) if vectors is not None else [None] * len(docs)
+        if len(docs) > self.write_chunk:
+            for start in range(0, len(docs), self.write_chunk):
+                end = start + self.write_chunk
+                self.upsert_needs(docs[start:end], vectors[start:end])
+            return
         texts = [need_text(d) for d in docs]
         counts = self.need_lexical.counts(texts)
         placements = self._placements_many(texts, vectors, counts, self.need_lexical)
@@ -426,8 +445,12 @@ class Matcher:
                 self.need_links[doc.id] = links
 
     def remove_needs(self, ids: Iterable[Hashable]) -> None:
-        """Forget needs."""
+        """Forget needs (`write_chunk` at a time)."""
         ids = [i for i in dict.fromkeys(ids) if i in self.needs]
+        if len(ids) > self.write_chunk:
+            for start in range(0, len(ids), self.write_chunk):
+                self.remove_needs(ids[start : start + self.write_chunk])
+            return
         with self._lock:
             moved = self.need_vectors.remove(ids)
             self._need_dense[self.need_lexical.rows(ids)] = -1

@@ -297,3 +297,50 @@ def test_the_sampled_top_of_a_large_signal_is_the_exact_top() -> None:
     few = np.full(SAMPLED_TOP_ABOVE * 3, -np.inf)
     few[[5, 70_000, 140_000]] = [1.0, 2.0, 3.0]
     assert sorted(_top(few, 100).tolist()) == [5, 70_000, 140_000]
+
+
+def test_a_bulk_write_lets_rankings_in_between_its_chunks() -> None:
+    import threading
+
+    docs, rows = corpus(7)
+    m = Matcher(DIM, write_chunk=3)
+    free: list[bool] = []
+    counts = m.profile_lexical.counts
+
+    def counting(texts, like=None):
+        # Another thread (a ranking) tries the matcher's lock as each chunk is prepared.
+        def attempt() -> None:
+            got = m._lock.acquire(timeout=2)
+            if got:
+                m._lock.release()
+            free.append(got)
+
+        t = threading.Thread(target=attempt)
+        t.start()
+        t.join()
+        return counts(texts, like)
+
+    m.profile_lexical.counts = counting
+    m.upsert_profiles(docs, rows)
+    assert free == [True, True, True]  # 3 + 3 + 1 profiles, the lock free before each
+    m.remove_profiles([0, 1, 2, 3])
+    assert set(m.profiles) == {4, 5, 6}
+
+
+def test_chunked_writes_rank_as_one_write_does() -> None:
+    docs, rows = corpus(40)
+    needs = [NeedDoc(id=i, title=t) for i, t in enumerate(("轴承", "齿轮 铸件", "焊接 涂装"))]
+    need_vectors = [unit(np.arange(1, DIM + 1) * (i + 1) % 7 + 1) for i in range(3)]
+    whole, chunked = Matcher(DIM, candidates=10), Matcher(DIM, candidates=10, write_chunk=7)
+    for m in (whole, chunked):
+        m.upsert_profiles(docs, rows)
+        m.upsert_needs(needs, need_vectors)
+        m.remove_profiles(range(0, 40, 3))
+        m.remove_needs([1])
+    for need, vector in zip(needs, need_vectors, strict=True):
+        assert ranked(whole.rank_profiles(need, vector, k=40)) == ranked(
+            chunked.rank_profiles(need, vector, k=40)
+        )
+    assert ranked(whole.rank_needs(docs[1], rows[1])) == ranked(
+        chunked.rank_needs(docs[1], rows[1])
+    )
