@@ -2,7 +2,10 @@
 
 What it measures, against a real ``uvicorn app.main:app`` (--workers processes, default one, each
 with its own in-memory index kept in step through the change log) on a PostgreSQL database of its
-own:
+own. uvicorn's workers share one listening socket and the kernel hands each new connection to
+whichever worker accepts first, so 16 keep-alive clients can land 16 to 4 (measured:
+``connections_per_process``); --processes N starts N servers on ports of their own instead and
+client k talks to server k mod N, the spread a round-robin balancer in front of N processes gives:
 
 - set-up: the database ``--db-name`` (default ``chainmatch_load``) on the server of --pg-url is
   dropped and created (``--reuse`` keeps an existing one, soft-deletes in SQL what earlier runs
@@ -130,6 +133,46 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+LAUNCHER = """
+import signal, subprocess, sys
+uvicorn, options, ports = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
+cmd = [uvicorn, "app.main:app", "--host", "127.0.0.1", *options]
+servers = [subprocess.Popen([*cmd, "--port", port]) for port in ports]
+def stop(*_):
+    for server in servers:
+        server.terminate()
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+for server in servers:
+    server.wait()
+"""
+
+
+def connections(pid: int, ports: list[int]) -> dict[str, int]:
+    """Established client connections on the server's ports, per server process."""
+    wanted = {f"{port:04X}" for port in ports}
+    inodes: dict[str, None] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "01" and fields[1].rsplit(":", 1)[1] in wanted:
+                inodes[fields[9]] = None
+    out: dict[str, int] = {}
+    for p in process_tree(pid):
+        try:
+            links = [os.readlink(f) for f in Path(f"/proc/{p}/fd").iterdir()]
+        except OSError:
+            continue
+        n = sum(1 for link in links if link.startswith("socket:[") and link[8:-1] in inodes)
+        if n:
+            out[str(p)] = n
+    return out
+
+
 def process_tree(pid: int) -> list[int]:
     """A process and its descendants (uvicorn --workers runs one child per worker)."""
     children: dict[int, list[int]] = {}
@@ -225,6 +268,9 @@ class Setup:
         self.encoder_name = ""
         self.timings: dict[str, float] = {}
         self.proc: subprocess.Popen | None = None
+        self.base_urls: list[str] = []
+        self.ports: list[int] = []
+        self.expected_servers = 1
         self.base_url = ""
         self._log = None
         self.created_db = False
@@ -374,13 +420,26 @@ class Setup:
         }
 
     def start_server(self) -> None:
-        port = free_port()
-        self.base_url = f"http://127.0.0.1:{port}"
-        cmd = [str(BIN / "uvicorn"), "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+        """One uvicorn (--workers share its socket) or --processes servers, a port each."""
+        count = max(self.args.processes, 1)
+        ports = [free_port() for _ in range(count)]
+        self.base_urls = [f"http://127.0.0.1:{port}" for port in ports]
+        self.base_url = self.base_urls[0]
+        self.ports = ports
+        options = []
         if self.args.workers > 1:
-            cmd += ["--workers", str(self.args.workers)]
+            options += ["--workers", str(self.args.workers)]
         if not self.args.access_log:
-            cmd.append("--no-access-log")
+            options.append("--no-access-log")
+        uvicorn = str(BIN / "uvicorn")
+        if self.args.processes > 1:
+            # A parent that starts the servers and stops them on SIGTERM: one pid for the
+            # memory, CPU and py-spy figures, as with uvicorn's own supervisor.
+            cmd = [sys.executable, "-c", LAUNCHER, uvicorn, " ".join(options), *map(str, ports)]
+        else:
+            cmd = [uvicorn, "app.main:app", "--host", "127.0.0.1", "--port", str(ports[0])]
+            cmd += options
+        self.expected_servers = max(self.args.workers, 1) * count
         log(f"starting {' '.join(cmd[1:])} (log {self.tmp / 'server.log'})")
         self._log = open(self.tmp / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         t0 = time.perf_counter()
@@ -392,12 +451,15 @@ class Setup:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_tail()}")
             try:
-                healthy = httpx.get(f"{self.base_url}{API}/health", timeout=2).status_code == 200
+                healthy = all(
+                    httpx.get(f"{url}{API}/health", timeout=2).status_code == 200
+                    for url in self.base_urls
+                )
             except httpx.HTTPError:
                 healthy = False
             # With several workers, one answering is not all of them having loaded the index.
             started = self.log_tail(10**7).count("Application startup complete")
-            if healthy and started >= self.args.workers:
+            if healthy and started >= self.expected_servers:
                 self.timings["server_startup_s"] = round(time.perf_counter() - t0, 1)
                 return
             time.sleep(0.2)
@@ -735,6 +797,8 @@ def endpoint_stats(samples, t_from: float, t_to: float) -> dict:
 
 def run_load(args, setup: Setup, info: dict) -> dict:
     base_url = setup.base_url
+    # Client k talks to server k mod N (with --processes: a round-robin balancer's spread).
+    urls = setup.base_urls or [base_url]
     pid = setup.proc.pid
     headers = {"Authorization": f"Bearer {TOKEN}"}
     demand_ids = setup.ids(
@@ -796,10 +860,11 @@ def run_load(args, setup: Setup, info: dict) -> dict:
         log(f"{len(probes)} probe needs posted (drafts: the ranking clients do not pick them)")
         log(f"warm-up: {args.warmup_requests} requests")
         for n in range(args.warmup_requests):
+            url = urls[n % len(urls)]
             client.get(
-                f"{API}/demands/{demand_ids[n % len(demand_ids)]}/matches?limit={args.limit}"
+                f"{url}{API}/demands/{demand_ids[n % len(demand_ids)]}/matches?limit={args.limit}"
             )
-            client.get(f"{API}/smes/{sme_ids[n % len(sme_ids)]}/matches?limit={args.limit}")
+            client.get(f"{url}{API}/smes/{sme_ids[n % len(sme_ids)]}/matches?limit={args.limit}")
     memory_before = proc_memory(pid)
 
     t0 = time.perf_counter()
@@ -808,15 +873,16 @@ def run_load(args, setup: Setup, info: dict) -> dict:
     clients = [
         threading.Thread(
             target=ranking_client,
-            args=(k, args, base_url, rec, stop, demand_ids, sme_ids),
+            args=(k, args, urls[k % len(urls)], rec, stop, demand_ids, sme_ids),
             name=f"client-{k}",
             daemon=True,
         )
         for k in range(args.clients)
     ]
     importer = Importer(args, base_url, rec, rows, t0 + args.import_after_s)
-    probe_need = Probe("need", args, base_url, rec, importer, probes, args.probe_timeout_s)
-    probe_text = Probe("text", args, base_url, rec, importer, probes, args.probe_timeout_s)
+    # The probes ask the last server: with --processes, not the one that takes the import.
+    probe_need = Probe("need", args, urls[-1], rec, importer, probes, args.probe_timeout_s)
+    probe_text = Probe("text", args, urls[-1], rec, importer, probes, args.probe_timeout_s)
     monitor = Monitor(args, base_url, rec, pid)
     spy = None
     if args.py_spy:
@@ -825,6 +891,8 @@ def run_load(args, setup: Setup, info: dict) -> dict:
             [
                 *(args.py_spy, "record", "--pid", str(pid), "--format", "raw"),
                 *("--nonblocking", "--rate", "50", "--output", str(spy_out)),
+                # The workers (uvicorn --workers, --processes) are the parent's children.
+                *(("--subprocesses",) if args.workers > 1 or args.processes > 1 else ()),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -834,9 +902,13 @@ def run_load(args, setup: Setup, info: dict) -> dict:
     log(f"load: {args.clients} clients for at least {args.duration_s} s")
     for t in [*clients, importer, probe_need, probe_text, monitor]:
         t.start()
+    spread = None
     while True:
         time.sleep(0.5)
         elapsed = time.perf_counter() - t0
+        if spread is None and elapsed >= 5:
+            # How the kernel spread the keep-alive connections over the processes.
+            spread = connections(pid, setup.ports)
         if elapsed < args.duration_s or importer.is_alive():
             continue
         if probe_need.is_alive() or probe_text.is_alive():
@@ -915,6 +987,8 @@ def run_load(args, setup: Setup, info: dict) -> dict:
         "sme_share": args.sme_share,
         "limit": args.limit,
         "load_s": round(t_end, 1),
+        "servers": {"workers": args.workers, "processes": args.processes},
+        "connections_per_process": spread,
         "endpoints": overall,
         "phases": phases,
         "phase_bounds_s": {"import_start": round(imp_start, 1), "import_end": round(imp_end, 1)},
@@ -975,6 +1049,12 @@ def main() -> int:
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--needs", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="servers on ports of their own, client k on server k mod N (a balancer's spread)",
+    )
     parser.add_argument(
         "--workers", type=int, default=1, help="uvicorn worker processes (each its own index)"
     )
