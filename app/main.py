@@ -15,9 +15,11 @@ from swagger_ui_bundle import swagger_ui_path
 from app.config import Settings, get_settings
 from app.db import make_engine, make_read_session_factory, make_session_factory
 from app.errors import install_error_handlers
+from app.guards import RefuseCrossSiteWrites, SecurityHeaders
 from app.routers import (
     auth,
     chains,
+    claims,
     demands,
     events,
     health,
@@ -191,7 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, auth, chains, leaders, smes, demands, matches, events, imports):
+    for module in (health, auth, chains, leaders, smes, claims, demands, matches, events, imports):
         api.include_router(module.router)
     app.include_router(api)
 
@@ -210,6 +212,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseBadCharacters)
+    app.add_middleware(RefuseCrossSiteWrites)
+    # Outermost, so refusals above carry the headers too.
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -89,6 +89,12 @@ LeaderUser = Annotated[Principal, Depends(web_role("leader"))]
 OrganizerUser = Annotated[Principal, Depends(web_role("organizer"))]
 
 
+# The notice of a redirect travels in a short-lived cookie that only this site can set, not in
+# the URL: a `?msg=` anyone can link to would show attacker-chosen text as an official notice.
+NOTICE_COOKIE = "chainmatch_notice"
+NOTICE_MAX_CHARS = 300
+
+
 def render(
     request: Request,
     template: str,
@@ -96,22 +102,35 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    """A console page; `msg` in the query string shows as a notice at the top."""
+    """A console page; the notice of the redirect that led here shows at the top, once."""
     if status_code >= 400:
         request.state.refused = True
-    return TEMPLATES.TemplateResponse(
+    raw = request.cookies.get(NOTICE_COOKIE)
+    notice = unquote(raw)[:NOTICE_MAX_CHARS] if raw else None
+    response = TEMPLATES.TemplateResponse(
         request,
         template,
-        {"user": user, "notice": request.query_params.get("msg"), **context},
+        {"user": user, "notice": notice, **context},
         status_code=status_code,
     )
+    if raw is not None:
+        response.delete_cookie(NOTICE_COOKIE, path="/")
+    return response
 
 
 def redirect(url: str, msg: str | None = None) -> RedirectResponse:
-    """303 to a page (after a POST), optionally with a notice."""
+    """303 to a page (after a POST), optionally with a notice shown there once."""
+    response = RedirectResponse(url, status_code=303)
     if msg:
-        url += ("&" if "?" in url else "?") + "msg=" + quote(msg)
-    return RedirectResponse(url, status_code=303)
+        response.set_cookie(
+            NOTICE_COOKIE,
+            quote(msg[:NOTICE_MAX_CHARS]),
+            max_age=60,
+            path="/",
+            httponly=True,
+            samesite="lax",
+        )
+    return response
 
 
 def form_errors(exc: Exception) -> dict[str, str]:
