@@ -24,6 +24,8 @@ class DemandFilters:
     # Only needs that are open (published or docking) and not past valid_until.
     open_on: date | None = None
     include_deleted: bool = False
+    # Drafts shown: True for every leader's, a leader id for that leader's only, None for none.
+    drafts_of: int | bool | None = True
 
 
 def get(session: Session, demand_id: int, include_deleted: bool = False) -> Demand | None:
@@ -63,6 +65,10 @@ def list_page(
         stmt = stmt.where(Demand.need_type == f.need_type)
     if f.status:
         stmt = stmt.where(Demand.status == f.status)
+    if f.drafts_of is None:
+        stmt = stmt.where(Demand.status != "draft")
+    elif f.drafts_of is not True:
+        stmt = stmt.where(or_(Demand.status != "draft", Demand.leader_id == f.drafts_of))
     if f.city:
         stmt = stmt.where(
             Demand.leader_id.in_(

@@ -98,6 +98,7 @@ def list_demands(
         open_on=date.today() if open_only else None,
         # Deleted records are for the staff (a restore is theirs or the owner's to ask for).
         include_deleted=include_deleted and principal.is_staff,
+        drafts_of=access.drafts_visible_to(principal),
     )
     result = service.list_page(session, filters, page.limit, page.offset)
     view = access.ContactView(session, principal)
@@ -109,7 +110,7 @@ def get_demand(
     demand_id: PathId, session: SessionDep, response: Response, principal: PrincipalDep
 ) -> DemandRead:
     """One need."""
-    demand = service.get(session, demand_id)
+    demand = service.get(session, demand_id, principal)
     response.headers["ETag"] = f'"{demand.version}"'
     return access.ContactView(session, principal).demand(demand)
 

@@ -72,6 +72,22 @@ def ensure_demand_reader(session: Session, principal: Principal, demand_id: int)
     )
 
 
+def sees_need(principal: Principal, leader_id: int, status: str) -> bool:
+    """A draft need is its leader's (and the staff's) alone until it is published."""
+    return (
+        status != "draft"
+        or principal.is_staff
+        or (principal.role == "leader" and principal.leader_id == leader_id)
+    )
+
+
+def drafts_visible_to(principal: Principal) -> int | bool | None:
+    """Whose drafts a need list may show: True for all (staff), else a leader id or None."""
+    if principal.is_staff:
+        return True
+    return principal.leader_id if principal.role == "leader" else None
+
+
 def ensure_sme_reader(principal: Principal, sme_id: int) -> None:
     """An SME's fitting needs are for that SME and the staff."""
     if principal.is_staff or (principal.role == "sme" and principal.sme_id == sme_id):
@@ -133,12 +149,18 @@ class ContactView:
             self._smes = user_repo.revealed(self.session, "leader", p.leader_id)
         return sme_id in self._smes
 
+    def _own(self, kind: str, party_id: int) -> bool:
+        p = self.principal
+        return p.is_staff or (p.role == kind and getattr(p, f"{kind}_id") == party_id)
+
     def sme(self, read: Any) -> Any:
-        """An SmeRead with contacts blanked unless they are visible."""
-        return read if self.sees_sme(read.id) else _hide(read)
+        """An SmeRead with contacts blanked unless they are visible, its credit code its own."""
+        read = read if self.sees_sme(read.id) else _hide(read)
+        return read if self._own("sme", read.id) else _hide_code(read)
 
     def leader(self, read: Any) -> Any:
-        return read if self.sees_leader(read.id) else _hide(read)
+        read = read if self.sees_leader(read.id) else _hide(read)
+        return read if self._own("leader", read.id) else _hide_code(read)
 
     def demand(self, read: Any) -> Any:
         return read if self.sees_leader(read.leader_id) else _hide(read)
@@ -151,6 +173,12 @@ class ContactView:
 
     def demands(self, reads: Iterable[Any]) -> list[Any]:
         return [self.demand(r) for r in reads]
+
+
+def _hide_code(read: Any) -> Any:
+    # The credit code is the firm's and the staff's to read: matching never needs it, and it
+    # used to be the key to another firm's record (app.services.claims).
+    return read.model_copy(update={"uscc": None}) if getattr(read, "uscc", None) else read
 
 
 def _hide(read: Any) -> Any:

@@ -10,6 +10,8 @@ from app.repositories import demands as repo
 from app.repositories import leaders as leader_repo
 from app.schemas.common import Page
 from app.schemas.demand import DemandCreate, DemandRead, DemandUpdate
+from app.services import access
+from app.services.auth import Principal
 from app.services.common import check_version, refuse_nulls, search_text, validate_rows
 from app.services.matching import MatchingRuntime
 from app.services.taxonomy import CodeBook
@@ -77,11 +79,24 @@ def _leader_missing(leader_id: int, prefix: tuple, row: int | None) -> FieldErro
     )
 
 
+# A need posted one at a time starts here; later states are reached along the lifecycle
+# (PATCH), or carried by an organizer's bulk import of needs that already ran elsewhere.
+INITIAL_STATUSES = (vocab.DemandStatus.DRAFT, vocab.DemandStatus.PUBLISHED)
+
+
 def create(
     session: Session, data: DemandCreate, index: MatchingRuntime | None = None
 ) -> DemandRead:
-    """Post one need."""
+    """Post one need, as a draft or published."""
     errors: list[FieldError] = []
+    if vocab.DemandStatus(data.status) not in INITIAL_STATUSES:
+        errors.append(
+            FieldError(
+                loc=("body", "status"),
+                msg="a new need is a draft or published; later states follow the lifecycle",
+                msg_zh="新需求只能是草稿或已发布，之后的状态随对接进展修改",
+            )
+        )
     leader = leader_repo.get(session, data.leader_id)
     if leader is None:
         errors.append(_leader_missing(data.leader_id, ("body",), None))
@@ -131,10 +146,12 @@ def bulk_create(
     return [d.id for d in demands]
 
 
-def get(session: Session, demand_id: int) -> DemandRead:
-    """One live need."""
+def get(session: Session, demand_id: int, principal: Principal | None = None) -> DemandRead:
+    """One live need; a draft only for its leader and the staff (others get a 404)."""
     demand = repo.get(session, demand_id)
-    if demand is None:
+    if demand is None or (
+        principal is not None and not access.sees_need(principal, demand.leader_id, demand.status)
+    ):
         raise _not_found(demand_id)
     return DemandRead.from_model(demand)
 

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from app.errors import FieldError, Forbidden, InvalidInput, NotFound
 from app.repositories import users as repo
 from app.schemas.auth import InterestCreate, InterestRead
-from app.services import feedback
+from app.services import access, feedback
 from app.services.auth import Principal
 from models import Demand, Interest, SmeProfile
 
@@ -44,7 +44,11 @@ def _mutual(session: Session, rows: list[Interest]) -> set[tuple[int, int]]:
 def express(session: Session, principal: Principal, data: InterestCreate) -> InterestRead:
     """Record the caller's interest (idempotent): a leader in an SME, an SME in a need."""
     demand = session.get(Demand, data.demand_id)
-    if demand is None or demand.deleted_at is not None:
+    if (
+        demand is None
+        or demand.deleted_at is not None
+        or not access.sees_need(principal, demand.leader_id, demand.status)
+    ):
         raise NotFound(f"need {data.demand_id} not found", f"需求 {data.demand_id} 不存在")
     if principal.role == "leader":
         if principal.leader_id != demand.leader_id:
