@@ -6,6 +6,7 @@ from models.demand import Demand
 from models.enterprise import (
     ChainLeader,
     Enterprise,
+    EnterpriseClaim,
     SmeCertification,
     SmeProduct,
     SmeProfile,
@@ -31,6 +32,7 @@ __all__ = [
     "Embedding",
     "EncodeClaim",
     "Enterprise",
+    "EnterpriseClaim",
     "Event",
     "EventPair",
     "EventParticipant",

@@ -1,4 +1,6 @@
-"""Firms: the enterprise record, its chain-leader role and its SME profile."""
+"""Firms: the enterprise record, its chain-leader role and its SME profile, claims to act for it."""
+
+from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
@@ -12,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, TimestampMixin, VersionedMixin
+from models.base import Base, TimestampMixin, UtcDateTime, VersionedMixin
 from models.taxonomy import Chain, ChainLink
 
 leader_chains = Table(
@@ -144,3 +146,27 @@ class SmeCertification(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     sme: Mapped[SmeProfile] = relationship(back_populates="certifications")
+
+
+class EnterpriseClaim(TimestampMixin, Base):
+    """An account's request to act for a firm already on record, decided by an organizer.
+
+    A credit code alone never binds an account to an existing firm: whoever knows it (it is
+    printed on every licence) could otherwise take over a leader's record or a deleted profile.
+    """
+
+    __tablename__ = "enterprise_claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprises.id", ondelete="CASCADE"), index=True
+    )
+    # Why the claimant speaks for the firm (position, licence, whom to call to check).
+    note: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    decided_by: Mapped[int | None] = mapped_column(Integer)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decision_note: Mapped[str] = mapped_column(String(500), default="")
+
+    enterprise: Mapped[Enterprise] = relationship()

@@ -35,7 +35,7 @@ def create_sme(
 ) -> SmeRead:
     """Register an SME profile; an SME account registering its own becomes bound to it."""
     access.ensure_can_create_sme(principal)
-    sme = service.create(session, data, index)
+    sme = service.create(session, data, index, principal)
     if principal.role == "sme" and principal.user_id is not None:
         auth.bind_sme(session, principal.user_id, sme.id)
     response.headers["Location"] = f"/api/v1/smes/{sme.id}"

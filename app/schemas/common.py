@@ -125,6 +125,7 @@ def _check_uscc(value: str | None) -> str | None:
 
 
 Uscc = Annotated[str | None, AfterValidator(_check_uscc)]
+RequiredUscc = Annotated[str, StringConstraints(min_length=1), AfterValidator(_check_uscc)]
 
 
 def _check_email(value: str | None) -> str | None:

@@ -6,10 +6,12 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
+from app.repositories import claims as claim_repo
 from app.repositories import enterprises as enterprise_repo
 from app.repositories import smes as repo
 from app.schemas.common import Page
 from app.schemas.sme import SmeCreate, SmeRead, SmeUpdate
+from app.services.auth import Principal
 from app.services.common import check_version, refuse_nulls, search_text, validate_rows
 from app.services.matching import MatchingRuntime
 from app.services.taxonomy import CodeBook
@@ -109,8 +111,28 @@ def _new_profile(data: SmeCreate, enterprise: Enterprise | None) -> SmeProfile:
     return sme
 
 
-def create(session: Session, data: SmeCreate, index: MatchingRuntime | None = None) -> SmeRead:
-    """Register one SME profile."""
+def _claim_first(code: str) -> Conflict:
+    return Conflict(
+        f"credit code {code} is already on record; if it is your firm, file a claim "
+        "(POST /api/v1/claims) and an organizer will check it and bind your account",
+        f"统一社会信用代码 {code} 已有登记记录，不能直接绑定。如为贵企业，请提交认领申请"
+        "（控制台“认领企业”或 POST /api/v1/claims），组织方核实后为您绑定",
+        field="uscc",
+    )
+
+
+def create(
+    session: Session,
+    data: SmeCreate,
+    index: MatchingRuntime | None = None,
+    principal: Principal | None = None,
+) -> SmeRead:
+    """Register one SME profile (`principal`: who registers it; None for the service itself).
+
+    A firm already on record is never bound by its credit code alone: staff may add its SME
+    profile; a self-service account only after an organizer approved its claim (app.services.
+    claims), since the code is printed on every licence and would let anyone take the record.
+    """
     book = CodeBook.load(session)
     errors: list[FieldError] = []
     fields = set(SmeCreate.model_fields)
@@ -122,6 +144,17 @@ def create(session: Session, data: SmeCreate, index: MatchingRuntime | None = No
         enterprise = enterprise_repo.by_uscc(session, [data.uscc]).get(data.uscc)
         if enterprise and repo.active_for_enterprises(session, [enterprise.id]):
             raise Conflict(*_uscc_taken(data.uscc), field="uscc")
+        claimed = (
+            enterprise is None
+            or principal is None
+            or principal.is_staff
+            or (
+                principal.user_id is not None
+                and claim_repo.find(session, principal.user_id, enterprise.id, "approved")
+            )
+        )
+        if not claimed:
+            raise _claim_first(data.uscc)
     sme = _new_profile(data, enterprise)
     session.add(sme)
     _apply(sme, data, fields, refs)

@@ -284,7 +284,7 @@ def profile_submit(
     try:
         if user.sme_id is None:
             access.ensure_can_create_sme(user)
-            created = smes.create(session, SmeCreate.model_validate(payload), index)
+            created = smes.create(session, SmeCreate.model_validate(payload), index, user)
             if user.role == "sme" and user.user_id is not None:
                 auth.bind_sme(session, user.user_id, created.id)
             return redirect("/sme/needs", "企业档案已登记，以下是与贵企业适配的链主需求")
@@ -344,7 +344,7 @@ def need_page(
 ) -> HTMLResponse:
     """One need in full; the leader's contacts only once they are revealed."""
     try:
-        need = access.ContactView(session, user).demand(demands.get(session, demand_id))
+        need = access.ContactView(session, user).demand(demands.get(session, demand_id, user))
     except NotFound as exc:
         return render(
             request, "web/sme/missing.html", user, status_code=404, message=exc.message_zh
