@@ -1,6 +1,7 @@
 """The chainmatch command line: seed, import, export, reindex, eval."""
 
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -218,6 +219,45 @@ def reindex(
         _encode_with_progress(runtime, factory)
     finally:
         runtime.stop()
+
+
+@cli.command("encode-worker")
+def encode_worker(
+    poll: Annotated[
+        float | None, typer.Option(help="seconds between looks at an empty queue")
+    ] = None,
+) -> None:
+    """Encode queued texts as they arrive, until stopped (SIGTERM or Ctrl-C, between batches).
+
+    For deployments that run the encoder apart from the API processes: start those with
+    CHAINMATCH_ENCODE_POLL_SECONDS=0 and one or more of these at a lower priority. A bulk
+    encoding run then shares no interpreter lock with the rankings (a thread at a lower nice
+    value that holds the lock while the kernel has it waiting stalls every request of its
+    process), and the kernel's priorities alone decide who gets the cores.
+    """
+    settings, factory = _factory()
+    limit_blas_threads(settings.blas_threads)
+    runtime = MatchingRuntime(settings, factory)
+    interval = poll if poll is not None else (settings.encode_poll_seconds or 1.0)
+
+    def stop(_signum, _frame) -> None:
+        runtime.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    console.print(f"encode worker: {runtime.encoder.name}, queue polled every {interval:g} s")
+    try:
+        while not runtime.stopping:
+            done = runtime.encode_pending()
+            if done:
+                snap = runtime.progress.snapshot()
+                rate = f" ({_rate_text(snap['encoding_rate'])})" if snap["encoding_rate"] else ""
+                console.print(f"encoded {done} texts{rate}")
+            else:
+                runtime.wait_stop(interval)
+    finally:
+        runtime.stop()
+    console.print("encode worker stopped")
 
 
 @cli.command("import")

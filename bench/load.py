@@ -5,7 +5,9 @@ with its own in-memory index kept in step through the change log) on a PostgreSQ
 own. uvicorn's workers share one listening socket and the kernel hands each new connection to
 whichever worker accepts first, so 16 keep-alive clients can land 16 to 4 (measured:
 ``connections_per_process``); --processes N starts N servers on ports of their own instead and
-client k talks to server k mod N, the spread a round-robin balancer in front of N processes gives:
+client k talks to server k mod N, the spread a round-robin balancer in front of N processes gives;
+--encode-worker moves the background encoding out of the servers into one ``chainmatch
+encode-worker`` process at nice --worker-nice (servers with CHAINMATCH_ENCODE_POLL_SECONDS=0):
 
 - set-up: the database ``--db-name`` (default ``chainmatch_load``) on the server of --pg-url is
   dropped and created (``--reuse`` keeps an existing one, soft-deletes in SQL what earlier runs
@@ -135,9 +137,11 @@ def free_port() -> int:
 
 LAUNCHER = """
 import signal, subprocess, sys
-uvicorn, options, ports = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
+uvicorn, options, worker, ports = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4:]
 cmd = [uvicorn, "app.main:app", "--host", "127.0.0.1", *options]
 servers = [subprocess.Popen([*cmd, "--port", port]) for port in ports]
+if worker:
+    servers.append(subprocess.Popen(worker.split()))
 def stop(*_):
     for server in servers:
         server.terminate()
@@ -432,10 +436,17 @@ class Setup:
         if not self.args.access_log:
             options.append("--no-access-log")
         uvicorn = str(BIN / "uvicorn")
-        if self.args.processes > 1:
-            # A parent that starts the servers and stops them on SIGTERM: one pid for the
-            # memory, CPU and py-spy figures, as with uvicorn's own supervisor.
-            cmd = [sys.executable, "-c", LAUNCHER, uvicorn, " ".join(options), *map(str, ports)]
+        worker = ""
+        if self.args.encode_worker:
+            # The encoder in a process of its own at a lower priority; the servers encode
+            # nothing in the background (single writes are still encoded in their request).
+            self.env["CHAINMATCH_ENCODE_POLL_SECONDS"] = "0"
+            worker = f"nice -n {self.args.worker_nice} {BIN / 'chainmatch'} encode-worker --poll 1"
+        if self.args.processes > 1 or worker:
+            # A parent that starts the servers (and the worker) and stops them on SIGTERM: one
+            # pid for the memory, CPU and py-spy figures, as with uvicorn's own supervisor.
+            cmd = [sys.executable, "-c", LAUNCHER, uvicorn, " ".join(options), worker]
+            cmd += map(str, ports)
         else:
             cmd = [uvicorn, "app.main:app", "--host", "127.0.0.1", "--port", str(ports[0])]
             cmd += options
@@ -892,7 +903,11 @@ def run_load(args, setup: Setup, info: dict) -> dict:
                 *(args.py_spy, "record", "--pid", str(pid), "--format", "raw"),
                 *("--nonblocking", "--rate", "50", "--output", str(spy_out)),
                 # The workers (uvicorn --workers, --processes) are the parent's children.
-                *(("--subprocesses",) if args.workers > 1 or args.processes > 1 else ()),
+                *(
+                    ("--subprocesses",)
+                    if args.workers > 1 or args.processes > 1 or args.encode_worker
+                    else ()
+                ),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -987,7 +1002,12 @@ def run_load(args, setup: Setup, info: dict) -> dict:
         "sme_share": args.sme_share,
         "limit": args.limit,
         "load_s": round(t_end, 1),
-        "servers": {"workers": args.workers, "processes": args.processes},
+        "encode_worker": args.encode_worker,
+        "servers": {
+            "workers": args.workers,
+            "processes": args.processes,
+            "encode_worker": args.encode_worker,
+        },
         "connections_per_process": spread,
         "endpoints": overall,
         "phases": phases,
@@ -1092,6 +1112,12 @@ def main() -> int:
         const="py-spy",
         help="record the server with py-spy during the load (path to the binary)",
     )
+    parser.add_argument(
+        "--encode-worker",
+        action="store_true",
+        help="encode in one `chainmatch encode-worker` process, not in the servers' threads",
+    )
+    parser.add_argument("--worker-nice", type=int, default=10, help="nice of the encode worker")
     parser.add_argument("--reuse", action="store_true", help="keep an existing database")
     parser.add_argument("--keep", action="store_true", help="keep the database and server log")
     args = parser.parse_args()

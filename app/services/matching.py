@@ -273,10 +273,23 @@ class MatchingRuntime:
         thread.start()
         self._threads.append(thread)
 
-    def stop(self) -> None:
-        """Stop the loops and the encoder thread."""
+    def request_stop(self) -> None:
+        """Ask the loops (and an encoding run, between batches) to end; safe in a signal handler."""
         self._stop.set()
         self._wake_encoder.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was asked for."""
+        return self._stop.is_set()
+
+    def wait_stop(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, woken early by a stop; whether one was asked for."""
+        return self._stop.wait(seconds)
+
+    def stop(self) -> None:
+        """Stop the loops and the encoder thread."""
+        self.request_stop()
         for thread in self._threads:
             thread.join(timeout=10)
         self.encoder.close()
@@ -541,7 +554,8 @@ class MatchingRuntime:
                 self.encode_links()
             started = False
             try:
-                while limit is None or done < limit:
+                # A stop ends the run between batches: what is claimed is stored first.
+                while (limit is None or done < limit) and not self._stop.is_set():
                     jobs = self._claim_batch()
                     if not jobs:
                         break

@@ -171,3 +171,54 @@ def test_index_status_and_reindex_show_progress(cli_env, tmp_path: Path) -> None
     assert "3/3" in r.output and "texts/s" in r.output and "left" in r.output
     assert "encoded 3 texts" in r.output
     assert "pending_encodings: 0" in runner.invoke(cli, ["index-status"]).output
+
+
+def test_encode_worker_encodes_the_queue_until_stopped(cli_env, tmp_path: Path) -> None:
+    """The encoder apart from the API processes: a process that drains the queue as it fills."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from app.db import make_session_factory, unit_of_work
+    from app.repositories import matching as matching_repo
+
+    runner = CliRunner()
+    assert runner.invoke(cli, ["seed-taxonomy"]).exit_code == 0
+    rows = tmp_path / "smes.csv"
+    rows.write_text(
+        "企业名称,所在城市,企业梯度,主营产品\n甲有限公司,青岛市,小巨人,液压阀\n"
+        "乙有限公司,济南市,小巨人,齿轮\n",
+        encoding="utf-8",
+    )
+    assert runner.invoke(cli, ["import", str(rows), "--kind", "smes"]).exit_code == 0
+    with unit_of_work(make_session_factory(cli_env)) as session:
+        matching_repo.delete_embeddings(session, "hashing-char13-256")
+    vectors = select(func.count()).select_from(Embedding).where(Embedding.entity_type == "sme")
+    assert count(cli_env, vectors) == 0
+
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from app.cli import main; main()",
+            "encode-worker",
+            "--poll",
+            "0.1",
+        ],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while count(cli_env, vectors) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert count(cli_env, vectors) == 2
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0, output
+    assert "encoded 2 texts" in output and "encode worker stopped" in output
