@@ -15,7 +15,7 @@ from app.schemas.match import (
     PlacementRead,
     SmeMatchList,
 )
-from app.services import access
+from app.services import access, demands
 from app.services import matches as service
 from matching.matcher import ProfileFilter
 
@@ -82,9 +82,14 @@ def sme_placement(
 
 @router.get("/demands/{demand_id}/placement", summary="需求的产业链环节归类 / suggested links")
 def demand_placement(
-    demand_id: PathId, session: SessionDep, index: IndexDep, limit: Limit = 3
+    demand_id: PathId,
+    session: SessionDep,
+    index: IndexDep,
+    principal: PrincipalDep,
+    limit: Limit = 3,
 ) -> list[PlacementRead]:
-    """The chain links a need most likely belongs to."""
+    """The chain links a need most likely belongs to (a draft: for its leader and the staff)."""
+    demands.get(session, demand_id, principal)  # 404 for a need the caller may not read
     return service.demand_placement(session, index, demand_id, limit)
 
 

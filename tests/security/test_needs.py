@@ -75,3 +75,9 @@ def test_a_need_cannot_be_created_past_published(
         r = anon_client.post("/api/v1/demands", json=payload, headers=headers)
         assert r.status_code == 422, r.text
         assert any(e["field"] == "status" for e in r.json()["detail"])
+
+
+def test_a_draft_needs_placement_is_hidden_too(world, draft, anon_client: TestClient) -> None:
+    url = f"/api/v1/demands/{draft['id']}/placement"
+    assert anon_client.get(url, headers=world["sme"]).status_code == 404
+    assert anon_client.get(url, headers=world["leader"]).status_code == 200
