@@ -169,3 +169,45 @@ def test_credit_codes_are_only_the_firms_own_and_the_staffs(
     assert made(anon_client.get(f"/api/v1/smes/{sme_id}", headers=world["sme"]), 200)["uscc"]
     staff = made(anon_client.get(f"/api/v1/leaders/{leader_id}", headers=world["organizer"]), 200)
     assert staff["uscc"] == leader["uscc"]
+
+
+def test_the_claim_flow_in_the_console(client: TestClient, leader, world) -> None:
+    """The SME claims from its profile form's error; an organizer approves on the claims page."""
+    password = "long enough 1"
+    sme = TestClient(client.app, raise_server_exceptions=False)
+    sme.post(
+        "/signup", data={"username": "console.owner", "password": password, "password2": password}
+    )
+    form = {
+        "name": leader["name"],
+        "uscc": leader["uscc"],
+        "city": "烟台市",
+        "tier": "专精特新中小企业",
+        "products": "焊接件",
+        "invention_patents": "0",
+        "utility_patents": "0",
+    }
+    refused = sme.post("/sme/profile", data=form)
+    assert refused.status_code == 409 and f"/sme/claim?uscc={leader['uscc']}" in refused.text
+    filed = sme.post("/sme/claim", data={"uscc": leader["uscc"], "note": "办公室主任 0535-1234567"})
+    assert filed.status_code == 200 and "认领申请已提交" in filed.text and "待审核" in filed.text
+    bad = sme.post("/sme/claim", data={"uscc": "123", "note": ""})
+    assert bad.status_code == 422 and 'data-error-for="uscc"' in bad.text
+
+    organizer = TestClient(client.app, raise_server_exceptions=False)
+    made(
+        client.post(
+            "/api/v1/users",
+            json={"username": "org.claims", "password": password, "role": "organizer"},
+        )
+    )
+    organizer.post("/login", data={"username": "org.claims", "password": password})
+    page = organizer.get("/organizer/claims")
+    assert page.status_code == 200 and "办公室主任" in page.text and leader["uscc"] in page.text
+    claim_id = made(client.get("/api/v1/claims"), 200)[0]["id"]
+    done = organizer.post(f"/organizer/claims/{claim_id}/approve", data={"note": "已核实"})
+    assert done.status_code == 200 and "已通过" in done.text
+    assert sme.post("/sme/profile", data=form).status_code in (200, 303)
+    assert made(client.get("/api/v1/claims"), 200)[0]["status"] == "approved"
+    # Not for other roles.
+    assert sme.get("/organizer/claims").status_code == 403

@@ -5,7 +5,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.config import PROJECT_ROOT
-from app.routers.web import leader, organizer, pages, sme
+from app.routers.web import claims, leader, organizer, pages, sme
 from app.routers.web.common import LoginRequired, WrongRole, render
 
 router = APIRouter(include_in_schema=False)
@@ -13,6 +13,7 @@ router.include_router(pages.router)
 router.include_router(sme.router)
 router.include_router(leader.router)
 router.include_router(organizer.router)
+router.include_router(claims.router)
 
 
 def install(app: FastAPI) -> None:
