@@ -22,6 +22,38 @@ def list_page(session: Session, limit: int, offset: int) -> tuple[list[Event], i
     return list(rows), int(total or 0)
 
 
+def _party_column(kind: str):
+    return EventParticipant.leader_id if kind == "leader" else EventParticipant.sme_id
+
+
+def list_page_of_party(
+    session: Session, kind: str, party_id: int, limit: int, offset: int
+) -> tuple[list[Event], int]:
+    """Live events a leader or an SME takes part in, latest date first."""
+    joined = select(EventParticipant.event_id).where(
+        EventParticipant.kind == kind, _party_column(kind) == party_id
+    )
+    stmt = select(Event).where(Event.deleted_at.is_(None), Event.id.in_(joined))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = session.scalars(
+        stmt.order_by(Event.event_date.desc(), Event.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+def participant(
+    session: Session, event_id: int, kind: str, party_id: int
+) -> EventParticipant | None:
+    """A leader's or an SME's place at one event, if it has one."""
+    return session.scalar(
+        select(EventParticipant).where(
+            EventParticipant.event_id == event_id,
+            EventParticipant.kind == kind,
+            _party_column(kind) == party_id,
+        )
+    )
+
+
 def participants(session: Session, event_id: int) -> list[EventParticipant]:
     """Everyone at an event."""
     return list(

@@ -32,7 +32,6 @@ from app.schemas.event import (
     PreferencesIn,
     ScheduleRead,
 )
-from app.services import access
 from app.services import event_exports as exports
 from app.services import events as service
 
@@ -65,13 +64,15 @@ def create_event(data: EventCreate, session: SessionDep, response: Response) -> 
 
 
 @router.get("/events", summary="对接活动列表 / events")
-def list_events(session: SessionDep, page: PageDep) -> Page[EventRead]:
-    return service.list_events(session, page.limit, page.offset)
+def list_events(session: SessionDep, page: PageDep, principal: PrincipalDep) -> Page[EventRead]:
+    """Staff see every event; a leader or an SME only those it takes part in, without notes."""
+    return service.visible_events(session, principal, page.limit, page.offset)
 
 
 @router.get("/events/{event_id}", summary="对接活动 / one event")
-def get_event(event_id: PathId, session: SessionDep) -> EventRead:
-    return service.get_event(session, event_id)
+def get_event(event_id: PathId, session: SessionDep, principal: PrincipalDep) -> EventRead:
+    """Staff see any event in full; a participant its own without notes; others get a 404."""
+    return service.event_for(session, principal, event_id)
 
 
 @router.patch("/events/{event_id}", summary="修改对接活动 / update event", dependencies=STAFF)
@@ -82,8 +83,11 @@ def update_event(
 
 
 @router.get("/events/{event_id}/participants", summary="参会方 / participants")
-def list_participants(event_id: PathId, session: SessionDep) -> list[ParticipantRead]:
-    return service.list_participants(session, event_id)
+def list_participants(
+    event_id: PathId, session: SessionDep, principal: PrincipalDep
+) -> list[ParticipantRead]:
+    """Staff see everyone; a participant itself and the other side's firms by name only."""
+    return service.participants_for(session, principal, event_id)
 
 
 @router.post(
@@ -117,11 +121,10 @@ def set_preferences(
 ) -> list[PairRead]:
     """Must-meet / no-thanks marks of either side, meeting requests and their answers.
 
-    Organizers set any side; a leader or an SME account sets only its own side of its own pairs.
+    Organizers set any side and get every pair back; a leader or an SME account sets only its
+    own side of its own pairs and gets back only those, without the other side's marks.
     """
-    for pref in data.preferences:
-        access.ensure_own_side(principal, pref.side, pref.leader_id, pref.sme_id)
-    return service.set_preferences(session, event_id, data)
+    return service.mark_pairs(session, principal, event_id, data)
 
 
 @router.post(
@@ -172,7 +175,7 @@ def agenda(
     format: Annotated[Literal["html", "ics"], Query()] = "html",
 ):
     """Printable HTML agenda or an ICS calendar file for one participant."""
-    access.ensure_party(principal, party)
+    service.ensure_agenda_reader(session, principal, event_id, party)
     if format == "ics":
         return PlainTextResponse(
             exports.agenda_ics(session, event_id, party),

@@ -134,6 +134,11 @@ class ParticipantRead(BaseModel):
     demand_ids: list[int]
     cap: int | None
     unavailable_slots: list[int]
+    # A participant sees its possible counterparts by name only: their needs, cap and
+    # unavailable slots are the organizer's planning data.
+    details_hidden: bool = Field(
+        default=False, description="需求、上限与不可用场次不公开 / needs, cap and slots withheld"
+    )
 
 
 class PreferenceIn(Schema):
@@ -157,10 +162,12 @@ class PreferencesIn(Schema):
 
 
 class PairRead(BaseModel):
+    """A pair's marks; a participant sees its own mark only (the other side's is null)."""
+
     leader_id: int
     sme_id: int
-    leader_mark: str
-    sme_mark: str
+    leader_mark: str | None
+    sme_mark: str | None
     requested_by: str | None
     request_status: str | None
 

@@ -29,7 +29,8 @@ from app.schemas.event import (
     ScheduleRead,
     SlotRead,
 )
-from app.services import feedback, match_docs
+from app.services import access, feedback, match_docs
+from app.services.auth import Principal
 from app.services.common import check_version
 from app.services.matching import MatchingRuntime
 from matching import docking
@@ -373,6 +374,167 @@ def list_pairs(session: Session, event_id: int) -> list[PairRead]:
         )
         for p in repo.pairs(session, event_id)
     ]
+
+
+# -- who sees what: staff everything, a participant only what concerns it --------------------
+
+
+def party_of(principal: Principal) -> tuple[str, int] | None:
+    """The participant kind and id a leader or SME account speaks for, else None."""
+    if principal.role == "leader" and principal.leader_id is not None:
+        return "leader", principal.leader_id
+    if principal.role == "sme" and principal.sme_id is not None:
+        return "sme", principal.sme_id
+    return None
+
+
+def ensure_participant(
+    session: Session, principal: Principal, event_id: int
+) -> EventParticipant | None:
+    """Staff reach every event (None); others only one they take part in (their row).
+
+    Anyone else gets the very 404 of an event that does not exist: the answer must not confirm
+    that the event is there.
+    """
+    get_event_row(session, event_id)
+    if principal.is_staff:
+        return None
+    party = party_of(principal)
+    me = repo.participant(session, event_id, *party) if party else None
+    if me is None:
+        raise _not_found(event_id)
+    return me
+
+
+def _participant_event(read: EventRead) -> EventRead:
+    """An event as a participant sees it: the organizer's notes are internal."""
+    return read.model_copy(update={"notes": ""})
+
+
+def visible_events(
+    session: Session, principal: Principal, limit: int, offset: int
+) -> Page[EventRead]:
+    """Staff list every event; a leader or an SME only those it takes part in."""
+    if principal.is_staff:
+        return list_events(session, limit, offset)
+    party = party_of(principal)
+    if party is None:
+        return Page[EventRead](items=[], total=0, limit=limit, offset=offset)
+    rows, total = repo.list_page_of_party(session, *party, limit, offset)
+    return Page[EventRead](
+        items=[_participant_event(_read(session, e)) for e in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def event_for(session: Session, principal: Principal, event_id: int) -> EventRead:
+    """One event, in full for the staff, without internal notes for a participant."""
+    me = ensure_participant(session, principal, event_id)
+    read = get_event(session, event_id)
+    return read if me is None else _participant_event(read)
+
+
+def participants_for(
+    session: Session, principal: Principal, event_id: int
+) -> list[ParticipantRead]:
+    """Staff see everyone; a participant itself in full and the other side's firms by name.
+
+    Firms of its own kind (an SME's competitors, a leader's peers) are not its counterparts.
+    """
+    me = ensure_participant(session, principal, event_id)
+    everyone = list_participants(session, event_id)
+    if me is None:
+        return everyone
+    return [
+        p
+        if p.id == me.id
+        else p.model_copy(
+            update={"demand_ids": [], "cap": None, "unavailable_slots": [], "details_hidden": True}
+        )
+        for p in everyone
+        if p.id == me.id or p.kind != me.kind
+    ]
+
+
+def pairs_of(session: Session, event_id: int, me: EventParticipant) -> list[PairRead]:
+    """A participant's own pairs with its own mark; the other side's mark stays hidden.
+
+    A pair it neither marked nor has a request on is left out: its mere existence would tell
+    that the other side marked it.
+    """
+    own, other = ("leader", "sme") if me.kind == "leader" else ("sme", "leader")
+    own_id = me.leader_id if me.kind == "leader" else me.sme_id
+    return [
+        p.model_copy(update={f"{other}_mark": None})
+        for p in list_pairs(session, event_id)
+        if getattr(p, f"{own}_id") == own_id
+        and (getattr(p, f"{own}_mark") != "neutral" or p.requested_by is not None)
+    ]
+
+
+def mark_pairs(
+    session: Session, principal: Principal, event_id: int, data: PreferencesIn
+) -> list[PairRead]:
+    """Marks and requests of a participant (its own side only) or of the staff (any side).
+
+    The answer is what the caller may see: every pair for the staff, its own for a participant.
+    """
+    for pref in data.preferences:
+        access.ensure_own_side(principal, pref.side, pref.leader_id, pref.sme_id)
+    me = ensure_participant(session, principal, event_id)
+    pairs = set_preferences(session, event_id, data)
+    return pairs if me is None else pairs_of(session, event_id, me)
+
+
+def ensure_agenda_reader(session: Session, principal: Principal, event_id: int, party: str) -> None:
+    """An agenda is for its own participant, at an event it takes part in, and the staff."""
+    access.ensure_party(principal, party)
+    ensure_participant(session, principal, event_id)
+
+
+@dataclass
+class PartyEvent:
+    """An event of one participant, with that participant's meetings only."""
+
+    event: EventRead
+    party: str
+    meetings: list[MeetingRead]
+    unplaced: list[MeetingRead]
+
+
+# The console lists a participant's events on one page.
+PARTY_EVENTS_SHOWN = 200
+
+
+def party_events(session: Session, principal: Principal) -> list[PartyEvent]:
+    """The events a leader or SME account takes part in, latest first, with its meetings."""
+    party = party_of(principal)
+    if party is None:
+        return []
+    kind, party_id = party
+    rows, _ = repo.list_page_of_party(session, kind, party_id, PARTY_EVENTS_SHOWN, 0)
+    out = []
+    for event in rows:
+        schedule = get_schedule(session, event.id)
+
+        def mine(m: MeetingRead) -> bool:
+            return (m.leader_id if kind == "leader" else m.sme_id) == party_id
+
+        def shown(ms: list[MeetingRead]) -> list[MeetingRead]:
+            # "must" comes from either side's marks: the other side's are not for this one.
+            return [m.model_copy(update={"must": False}) for m in ms if mine(m)]
+
+        out.append(
+            PartyEvent(
+                event=_participant_event(_read(session, event)),
+                party=f"{kind[0].upper()}{party_id}",
+                meetings=sorted(shown(schedule.meetings), key=lambda m: m.slot or 0),
+                unplaced=shown(schedule.unplaced),
+            )
+        )
+    return out
 
 
 # -- match list and schedule ----------------------------------------------------------------

@@ -17,12 +17,11 @@ from app.routers.web.sme import (
     FormDep,
     bar_scale,
     page_errors,
-    party_events,
     status_of,
 )
 from app.schemas.auth import InterestCreate
 from app.schemas.demand import DemandCreate, DemandRead, DemandUpdate
-from app.services import access, demands, interests, matches, smes
+from app.services import access, demands, events, interests, matches, smes
 from app.services.auth import Principal
 from app.services.taxonomy import CodeBook
 from matching import vocab
@@ -82,7 +81,7 @@ def home(request: Request, session: SessionDep, user: LeaderUser) -> HTMLRespons
         needs=needs,
         counts=counts,
         shortlisted=shortlisted,
-        events=party_events(session, "L", user.leader_id),
+        events=events.party_events(session, user),
     )
 
 
@@ -352,5 +351,5 @@ def shortlist(
 def events_page(request: Request, session: SessionDep, user: LeaderUser) -> HTMLResponse:
     """Docking events this leader takes part in, with its meetings and agenda links."""
     return render(
-        request, "web/leader/events.html", user, events=party_events(session, "L", user.leader_id)
+        request, "web/leader/events.html", user, events=events.party_events(session, user)
     )

@@ -1,12 +1,10 @@
 """Console pages of the sme role: profile, fitting needs with explanations, interest, events."""
 
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -14,12 +12,10 @@ from app.deps import IndexDep, PathId, SessionDep
 from app.errors import DomainError, InvalidInput, NotFound
 from app.routers.web.common import SmeUser, form_errors, redirect, render, split_list
 from app.schemas.auth import InterestCreate, InterestRead
-from app.schemas.event import EventRead, MeetingRead
 from app.schemas.sme import SmeCreate, SmeRead, SmeUpdate
 from app.services import access, auth, demands, events, interests, matches, smes, taxonomy
 from app.services.auth import Principal
 from matching import vocab
-from models import EventParticipant
 
 router = APIRouter(include_in_schema=False)
 
@@ -70,47 +66,6 @@ def chain_options(session: Session) -> list[tuple[str, str]]:
     return [(c.code, c.name) for c in taxonomy.list_chains(session, None)]
 
 
-@dataclass
-class EventView:
-    """An event of one participant, with that participant's meetings."""
-
-    event: EventRead
-    party: str
-    meetings: list[MeetingRead] = field(default_factory=list)
-    unplaced: list[MeetingRead] = field(default_factory=list)
-
-
-def party_events(session: Session, kind: str, party_id: int | None) -> list[EventView]:
-    """Events a leader ("L") or SME ("S") takes part in, latest first, with its meetings."""
-    if party_id is None:
-        return []
-    column = EventParticipant.leader_id if kind == "L" else EventParticipant.sme_id
-    event_ids = list(
-        session.scalars(select(EventParticipant.event_id).where(column == party_id).distinct())
-    )
-    out: list[EventView] = []
-    for event_id in event_ids:
-        try:
-            event = events.get_event(session, event_id)
-        except NotFound:
-            continue  # a deleted event
-        schedule = events.get_schedule(session, event_id)
-
-        def mine(m: MeetingRead) -> bool:
-            return (m.leader_id if kind == "L" else m.sme_id) == party_id
-
-        out.append(
-            EventView(
-                event=event,
-                party=f"{kind}{party_id}",
-                meetings=sorted(filter(mine, schedule.meetings), key=lambda m: m.slot or 0),
-                unplaced=list(filter(mine, schedule.unplaced)),
-            )
-        )
-    out.sort(key=lambda v: (v.event.date, v.event.id), reverse=True)
-    return out
-
-
 def _my_profile(session: Session, user: Principal) -> SmeRead | None:
     if user.sme_id is None:
         return None
@@ -159,7 +114,7 @@ def home(request: Request, session: SessionDep, index: IndexDep, user: SmeUser) 
         interests=[r for r in rows if r.side == "sme"],
         shortlisted=[r for r in rows if r.side == "leader"],
         titles=titles,
-        events=party_events(session, "S", profile.id if profile else None),
+        events=[] if profile is None else events.party_events(session, user),
     )
 
 
@@ -367,6 +322,4 @@ def need_page(
 @router.get("/sme/events", response_class=HTMLResponse)
 def events_page(request: Request, session: SessionDep, user: SmeUser) -> HTMLResponse:
     """Docking events this SME is invited to, with its meetings and agenda links."""
-    return render(
-        request, "web/sme/events.html", user, events=party_events(session, "S", user.sme_id)
-    )
+    return render(request, "web/sme/events.html", user, events=events.party_events(session, user))
