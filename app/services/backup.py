@@ -11,7 +11,7 @@ from sqlalchemy import Connection, LargeBinary, func, insert, select, text
 from sqlalchemy.sql.sqltypes import Date, DateTime
 
 from app.errors import Conflict
-from app.services.common import worksheet_value
+from app.services.spreadsheet import append_row, save_workbook
 from models import metadata
 
 # Rows per INSERT when restoring.
@@ -72,22 +72,18 @@ def export_xlsx(conn: Connection, path: Path) -> None:
         table = metadata.tables[name]
         ws = wb.create_sheet(name)
         columns = [c.name for c in table.columns if not isinstance(c.type, LargeBinary)]
-        ws.append(columns)
+        append_row(ws, columns)
         for row in conn.execute(select(table).order_by(*table.primary_key.columns)):
-            ws.append(
+            # append_row makes user text inert (no formula cells) and writes aware datetimes
+            # in UTC; lists and dicts are shown as JSON text.
+            append_row(
+                ws,
                 [
-                    _xl(json.dumps(v, ensure_ascii=False)) if isinstance(v, list | dict) else _xl(v)
+                    json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
                     for v in (row._mapping[c] for c in columns)
-                ]
+                ],
             )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-
-
-def _xl(value: Any) -> Any:
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.replace(tzinfo=None)
-    return worksheet_value(value)
+    save_workbook(wb, path)
 
 
 def restore_jsonl(conn: Connection, directory: Path) -> dict[str, int]:

@@ -81,11 +81,13 @@ def search_text(*parts: Any) -> str:
 
 
 def worksheet_value(value: Any) -> Any:
-    """A value any worksheet can hold: control characters XLSX forbids are dropped.
+    """A value any worksheet can hold and no spreadsheet evaluates (see app.services.spreadsheet).
 
-    Names and titles accept them through the API (only NUL and lone surrogates are refused),
-    and openpyxl raises on them, which made an export a 500.
+    Names and titles accept control characters through the API (only NUL and lone surrogates
+    are refused) and openpyxl raises on them, which made an export a 500: they are dropped.
+    Text a spreadsheet would read as a formula ("=HYPERLINK(...)", "+1", "＝1") gets a leading
+    single quote; numbers and dates are returned unchanged.
     """
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from app.services.spreadsheet import xlsx_cell
 
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+    return xlsx_cell(value)

@@ -1,7 +1,7 @@
 """Organizer exports: schedule CSV/XLSX, agendas (HTML, ICS), the event report and summary."""
 
-import csv
 import io
+import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +16,7 @@ from app.repositories import demands as demand_repo
 from app.repositories import events as repo
 from app.schemas.event import OUTCOME_LABELS, MeetingRead, ScheduleRead
 from app.services import events
-from app.services.common import worksheet_value
+from app.services.spreadsheet import append_row, csv_text, sheet_title, workbook_bytes
 from models import Event
 
 _TEMPLATES = Environment(
@@ -56,39 +56,21 @@ def _row(m: MeetingRead) -> list:
 
 
 def schedule_csv(schedule: ScheduleRead) -> str:
-    """The grid as CSV (UTF-8 with BOM so Excel opens the Chinese right)."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(SCHEDULE_HEADERS)
-    for m in schedule.meetings:
-        writer.writerow(_row(m))
-    for m in schedule.unplaced:
-        writer.writerow(_row(m))
-    return out.getvalue()
+    """The grid as CSV (UTF-8 with BOM so Excel opens the Chinese right); every field inert."""
+    return csv_text([SCHEDULE_HEADERS, *(_row(m) for m in schedule.meetings + schedule.unplaced)])
 
 
 def _sheet(ws, rows: list[list], headers: list[str]) -> None:
-    ws.append(headers)
+    append_row(ws, headers)
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDE6F0")
     for row in rows:
-        ws.append([worksheet_value(v) for v in row])
+        append_row(ws, row)
     for column in ws.columns:
         width = max(len(str(c.value or "")) for c in column)
         ws.column_dimensions[column[0].column_letter].width = min(max(8, width * 2 + 2), 50)
     ws.freeze_panes = "A2"
-
-
-def _safe_title(name: str, used: set[str]) -> str:
-    title = "".join(ch for ch in worksheet_value(name) if ch not in "[]:*?/\\")[:28] or "链主"
-    base, i = title, 2
-    while title in used:
-        title = f"{base[:25]}-{i}"
-        i += 1
-    used.add(title)
-    return title
 
 
 def schedule_xlsx(event: Event, schedule: ScheduleRead) -> bytes:
@@ -98,15 +80,16 @@ def schedule_xlsx(event: Event, schedule: ScheduleRead) -> bytes:
     ws.title = "总览"
     _sheet(ws, [_row(m) for m in schedule.meetings + schedule.unplaced], SCHEDULE_HEADERS)
     used = {"总览"}
-    by_leader: dict[str, list[MeetingRead]] = defaultdict(list)
+    # Keyed by id too: two leaders of the same name keep separate sheets.
+    by_leader: dict[tuple[str, int], list[MeetingRead]] = defaultdict(list)
     for m in schedule.meetings:
-        by_leader[m.leader_name].append(m)
-    for leader, meetings in sorted(by_leader.items()):
-        sheet = wb.create_sheet(_safe_title(leader, used))
+        by_leader[(m.leader_name, m.leader_id)].append(m)
+    for (leader, _), meetings in sorted(by_leader.items()):
+        sheet = wb.create_sheet(sheet_title(leader, used, "链主"))
         _sheet(
             sheet, [_row(m) for m in sorted(meetings, key=lambda x: x.slot or 0)], SCHEDULE_HEADERS
         )
-    info = wb.create_sheet(_safe_title("活动信息", used))
+    info = wb.create_sheet(sheet_title("活动信息", used))
     _sheet(
         info,
         [
@@ -120,9 +103,7 @@ def schedule_xlsx(event: Event, schedule: ScheduleRead) -> bytes:
         ],
         ["项目", "内容"],
     )
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(wb)
 
 
 def _agenda_rows(session: Session, event: Event, party: str) -> tuple[str, list[dict]]:
@@ -164,8 +145,38 @@ def agenda_html(session: Session, event_id: int, party: str) -> str:
     return _TEMPLATES.get_template("agenda.html").render(event=event, name=name, rows=rows)
 
 
-def _ics_text(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+# Everything a calendar parser may take for the end of a line: escaped as "\n" (RFC 5545 TEXT).
+_ICS_BREAK = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+# Other control characters are not allowed in TEXT at all: dropped.
+_ICS_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+ICS_LINE_OCTETS = 75
+
+
+def ics_text(value: str) -> str:
+    """A TEXT value escaped per RFC 5545: backslash, ";", ",", every line break as "\\n"."""
+    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    value = _ICS_BREAK.sub("\\\\n", value).replace("\t", " ")
+    return _ICS_CONTROL.sub("", value)
+
+
+def ics_fold(line: str) -> str:
+    """A content line folded at 75 octets (RFC 5545 3.1), never inside a UTF-8 character."""
+    parts, current, size = [], [], 0
+    for ch in line:
+        n = len(ch.encode("utf-8"))
+        # continuation lines start with a space, which counts towards their 75 octets
+        if size + n > ICS_LINE_OCTETS:
+            parts.append("".join(current))
+            current, size = [" "], 1
+        current.append(ch)
+        size += n
+    parts.append("".join(current))
+    return "\r\n".join(parts)
+
+
+def ics_line(name: str, value: str) -> str:
+    """One property line: the value escaped as TEXT, the line folded."""
+    return ics_fold(f"{name}:{ics_text(value)}")
 
 
 def _utc(event: Event, hhmm: str) -> str:
@@ -179,27 +190,27 @@ def agenda_ics(session: Session, event_id: int, party: str) -> str:
     event = events.get_event_row(session, event_id)
     name, rows = _agenda_rows(session, event, party)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    # Every line, fixed or not, goes through ics_line: user text can never end a line.
     lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//chainmatch//docking events//ZH",
-        "CALSCALE:GREGORIAN",
-        f"X-WR-CALNAME:{_ics_text(event.title + ' · ' + name)}",
+        ics_line("BEGIN", "VCALENDAR"),
+        ics_line("VERSION", "2.0"),
+        ics_line("PRODID", "-//chainmatch//docking events//ZH"),
+        ics_line("CALSCALE", "GREGORIAN"),
+        ics_line("X-WR-CALNAME", f"{event.title} · {name}"),
     ]
     for r in rows:
-        where = f"{event.venue} 第{r['table']}桌"
         lines += [
-            "BEGIN:VEVENT",
-            f"UID:event{event.id}-{party}-slot{r['slot']}@chainmatch",
-            f"DTSTAMP:{stamp}",
-            f"DTSTART:{_utc(event, r['start'])}",
-            f"DTEND:{_utc(event, r['end'])}",
-            f"SUMMARY:{_ics_text('对接会谈：' + r['counterpart'])}",
-            f"LOCATION:{_ics_text(where)}",
-            f"DESCRIPTION:{_ics_text(r['demand'])}",
-            "END:VEVENT",
+            ics_line("BEGIN", "VEVENT"),
+            ics_line("UID", f"event{event.id}-{party}-slot{r['slot']}@chainmatch"),
+            ics_line("DTSTAMP", stamp),
+            ics_line("DTSTART", _utc(event, r["start"])),
+            ics_line("DTEND", _utc(event, r["end"])),
+            ics_line("SUMMARY", "对接会谈：" + r["counterpart"]),
+            ics_line("LOCATION", f"{event.venue} 第{r['table']}桌"),
+            ics_line("DESCRIPTION", r["demand"]),
+            ics_line("END", "VEVENT"),
         ]
-    lines.append("END:VCALENDAR")
+    lines.append(ics_line("END", "VCALENDAR"))
     return "\r\n".join(lines) + "\r\n"
 
 
@@ -292,9 +303,7 @@ def report_xlsx(report: dict) -> bytes:
         [[r["chain"], *[r[k] for k in keys]] for r in report["per_chain"]],
         ["产业链", *[REPORT_HEADERS[k] for k in keys]],
     )
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(wb)
 
 
 def _cjk_font() -> str | None:
@@ -306,38 +315,72 @@ def _cjk_font() -> str | None:
     return None
 
 
-def report_png(report: dict) -> bytes:
-    """A bar chart of meetings, intentions and signings per leader."""
-    import matplotlib
+# At most this many leaders get a bar (the most active ones): beyond that a chart is
+# unreadable and its width would exceed what matplotlib can render (a 500).
+PNG_MAX_BARS = 40
+PNG_LABEL_CHARS = 24
+PNG_TITLE_CHARS = 60
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+
+def _label(text: str, limit: int) -> str:
+    """User text as one short line (newlines and control characters would break the layout)."""
+    text = " ".join(_CONTROL_OR_BREAK.sub(" ", text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def report_png(report: dict) -> bytes:
+    """A bar chart of meetings, intentions and signings per leader (names drawn literally)."""
+    from matplotlib.figure import Figure
 
     font = _cjk_font()
-    if font:
-        plt.rcParams["font.sans-serif"] = [font]
-        plt.rcParams["axes.unicode_minus"] = False
+    # Font passed to each text, not set in the global rcParams: requests run in threads.
+    text_font = {"fontfamily": font} if font else {}
     rows = report["per_leader"]
+    total = len(rows)
+    if total > PNG_MAX_BARS:
+        top = sorted(rows, key=lambda r: (-r["meetings_held"], -r["intentions"], -r["signings"]))[
+            :PNG_MAX_BARS
+        ]
+        rows = sorted(top, key=lambda r: r["leader_id"])
     # Without a CJK font on the machine, leader names would be boxes: fall back to ids.
-    labels = [r["name"] if font else f"L{r['leader_id']}" for r in rows]
+    labels = [_label(r["name"], PNG_LABEL_CHARS) if font else f"L{r['leader_id']}" for r in rows]
     series = [
         ("meetings_held", "实际会谈" if font else "meetings held"),
         ("intentions", "合作意向" if font else "intentions"),
         ("signings", "签约" if font else "signings"),
     ]
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows) + 2), 4.5), dpi=120)
+    fig = Figure(figsize=(min(max(6, 0.9 * len(rows) + 2), 30), 4.5), dpi=120)
+    ax = fig.add_subplot()
     width = 0.8 / len(series)
     for i, (key, label) in enumerate(series):
         xs = [j + i * width for j in range(len(rows))]
         ax.bar(xs, [r[key] for r in rows], width=width, label=label)
-    ax.set_xticks([j + width for j in range(len(rows))], labels, rotation=20, ha="right")
-    title = report["event"]["title"] if font else f"Event {report['event']['id']} results"
-    ax.set_title(title)
-    ax.legend()
+    # parse_math and usetex off: a name like "$\undefinedmacro$" is text, not a formula to
+    # typeset (mathtext raised on it, a 500).
+    ax.set_xticks(
+        [j + width for j in range(len(rows))],
+        labels,
+        rotation=20,
+        ha="right",
+        parse_math=False,
+        usetex=False,
+        **text_font,
+    )
+    if font:
+        title = _label(report["event"]["title"], PNG_TITLE_CHARS)
+        if total > len(rows):
+            title += f"（会谈最多的 {len(rows)} 家链主，共 {total} 家）"
+    else:
+        title = f"Event {report['event']['id']} results"
+        if total > len(rows):
+            title += f" (top {len(rows)} of {total} leaders)"
+    ax.set_title(title, parse_math=False, usetex=False, **text_font)
+    ax.legend(prop={"family": font} if font else None)
+    # tight_layout only warns when long labels do not fit; the chart is still drawn.
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    plt.close(fig)
     return buf.getvalue()
 
 
