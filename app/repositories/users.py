@@ -2,14 +2,52 @@
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import LargeBinary, and_, cast, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import AuthToken, Interest, LoginFailure, Meeting, User
 
+# The source (LoginFailure.ip) of a sign-up attempt: "signup:<address>". These rows bound
+# sign-ups per address and never count as failed logins.
+SIGNUP_SOURCE_PREFIX = "signup:"
+
 
 def by_username(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    """The oldest account whose lower-cased username equals `username` lower-cased (ASCII)."""
+    return session.scalar(
+        select(User).where(func.lower(User.username) == username.lower()).order_by(User.id)
+    )
+
+
+def _odd_username(session: Session):
+    """Usernames stored before the ASCII rule: not plain ASCII, or with surrounding blanks."""
+    if session.get_bind().dialect.name == "postgresql":
+        wide = func.octet_length(User.username) != func.char_length(User.username)
+    else:
+        # SQLite: a BLOB's length counts bytes, a TEXT's characters.
+        wide = func.length(cast(User.username, LargeBinary)) != func.length(User.username)
+    return or_(wide, User.username != func.trim(User.username))
+
+
+def username_candidates(
+    session: Session,
+    key: str,
+    skeleton: str | None = None,
+    steps: tuple[tuple[str, str], ...] = (),
+) -> list[User]:
+    """Accounts that may be named `key` (or look like `skeleton`); the caller decides in Python.
+
+    Lower-cased ASCII names are matched here; names stored before the ASCII rule (few or none)
+    always come along, so that their NFKC-casefolded form can be compared by the caller.
+    """
+    lowered = func.lower(User.username)
+    conditions = [lowered == key, _odd_username(session)]
+    if skeleton is not None:
+        folded = lowered
+        for old, new in steps:
+            folded = func.replace(folded, old, new)
+        conditions.append(folded == skeleton)
+    return list(session.scalars(select(User).where(or_(*conditions)).order_by(User.id)).all())
 
 
 def get(session: Session, user_id: int) -> User | None:
@@ -41,24 +79,52 @@ def tokens_of(session: Session, user_id: int) -> list[AuthToken]:
     )
 
 
-def recent_failures(session: Session, since: datetime, username: str, ip: str) -> tuple[int, int]:
-    """Failed logins since `since` for this username and from this address."""
-    by_user = session.scalar(
-        select(func.count(LoginFailure.id)).where(
-            LoginFailure.at >= since, func.lower(LoginFailure.username) == username.lower()
-        )
-    )
-    by_ip = session.scalar(
-        select(func.count(LoginFailure.id)).where(LoginFailure.at >= since, LoginFailure.ip == ip)
-    )
-    return by_user or 0, by_ip or 0
+def count_failures(
+    session: Session, since: datetime, username: str | None = None, source: str | None = None
+) -> int:
+    """Failures since `since` of a username key, from a source (address, device), or both.
+
+    `LoginFailure.ip` holds the source a failure is counted against: a client address,
+    `device:<id>` for a known device, or `signup:<address>` for a sign-up attempt.
+    """
+    query = select(func.count(LoginFailure.id)).where(*_bucket(since, username, source))
+    return session.scalar(query) or 0
 
 
-def oldest_failure(session: Session, since: datetime, username: str) -> datetime | None:
+def nth_failure_at(
+    session: Session,
+    since: datetime,
+    n: int,
+    username: str | None = None,
+    source: str | None = None,
+) -> datetime | None:
+    """When the n-th oldest (from 0) failure of that bucket since `since` happened."""
     return session.scalar(
-        select(func.min(LoginFailure.at)).where(
-            LoginFailure.at >= since, func.lower(LoginFailure.username) == username.lower()
-        )
+        select(LoginFailure.at)
+        .where(*_bucket(since, username, source))
+        .order_by(LoginFailure.at, LoginFailure.id)
+        .offset(max(0, n))
+        .limit(1)
+    )
+
+
+def _bucket(since: datetime, username: str | None, source: str | None) -> list:
+    conditions = [LoginFailure.at >= since]
+    if username is not None:
+        conditions.append(LoginFailure.username == username)
+    if source is not None:
+        conditions.append(LoginFailure.ip == source)
+    else:
+        # A username's failures from anywhere: sign-up attempts at that name are no logins.
+        conditions.append(~LoginFailure.ip.startswith(SIGNUP_SOURCE_PREFIX, autoescape=True))
+    return conditions
+
+
+def clear_failures(session: Session, username: str) -> None:
+    """Forget the failed logins of a username key (its password was just reset)."""
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.username == username),
+        execution_options={"synchronize_session": False},
     )
 
 

@@ -75,9 +75,19 @@ def login(
     settings: SettingsDep,
     reader: ReadSessionsDep,
 ) -> LoginRead:
-    """Exchange a username and password for a session token (429 after repeated failures)."""
+    """Exchange a username and password for a session token (429 after repeated failures).
+
+    A known-device cookie from the console (`chainmatch_device`), sent along, keeps the account
+    reachable while strangers' failed guesses have it limited.
+    """
     token, row, user = service.login(
-        session, settings, data.username, data.password, client_ip(request), reader
+        session,
+        settings,
+        data.username,
+        data.password,
+        client_ip(request),
+        reader,
+        device=request.cookies.get(service.DEVICE_COOKIE),
     )
     return LoginRead(access_token=token, expires_at=row.expires_at, user=user_read(user))
 
@@ -85,9 +95,27 @@ def login(
 @router.post(
     "/auth/signup", status_code=status.HTTP_201_CREATED, summary="中小企业注册账号 / SME sign-up"
 )
-def signup(data: SignupIn, session: SessionDep, settings: SettingsDep) -> LoginRead:
-    """An SME opens its own account and is signed in; it then registers its profile (POST /smes)."""
-    user = service.sme_signup(session, settings, data.username, data.password, data.display_name)
+def signup(
+    data: SignupIn,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    reader: ReadSessionsDep,
+) -> LoginRead:
+    """An SME opens its own account and is signed in; it then registers its profile (POST /smes).
+
+    Attempts per address are limited (429, as for logins), and a name that cannot be had gets
+    one answer whether it is taken, reserved or a lookalike.
+    """
+    user = service.sme_signup(
+        session,
+        settings,
+        data.username,
+        data.password,
+        data.display_name,
+        ip=client_ip(request),
+        reader=reader,
+    )
     # The password was set just now: no second Argon2 check while the account is being written.
     token, row = service.start_session(session, settings, user)
     return LoginRead(access_token=token, expires_at=row.expires_at, user=user_read(user))

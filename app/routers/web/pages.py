@@ -25,7 +25,9 @@ def _safe_next(next_url: str | None) -> str | None:
     return None
 
 
-def _signed_in(token: str, expires_hours: float, target: str, secure: bool) -> RedirectResponse:
+def _signed_in(
+    token: str, expires_hours: float, target: str, secure: bool, device: str | None = None
+) -> RedirectResponse:
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -36,6 +38,18 @@ def _signed_in(token: str, expires_hours: float, target: str, secure: bool) -> R
         secure=secure,
         path="/",
     )
+    if device is not None:
+        # Outlives the session and sign-out: it marks the browser as one the owner uses, which
+        # strangers' failed guesses cannot lock out (app.services.auth._refuse_when_limited).
+        response.set_cookie(
+            auth.DEVICE_COOKIE,
+            device,
+            max_age=auth.DEVICE_DAYS * 86400,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+            path="/",
+        )
     return response
 
 
@@ -65,7 +79,13 @@ def login_submit(
     try:
         data = LoginIn(username=username, password=password)
         token, _row, user = auth.login(
-            session, settings, data.username, data.password, client_ip(request), reader
+            session,
+            settings,
+            data.username,
+            data.password,
+            client_ip(request),
+            reader,
+            device=request.cookies.get(auth.DEVICE_COOKIE),
         )
     except (ValidationError, InvalidInput, DomainError) as exc:
         status = getattr(exc, "status_code", 422)
@@ -78,7 +98,8 @@ def login_submit(
             form=form,
         )
     target = _safe_next(next) or HOMES.get(user.role, "/")
-    return _signed_in(token, settings.session_hours, target, settings.cookie_secure)
+    device = auth.device_cookie(user)
+    return _signed_in(token, settings.session_hours, target, settings.cookie_secure, device)
 
 
 @router.get("/signup", response_class=HTMLResponse)
@@ -91,12 +112,13 @@ def signup_submit(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    reader: ReadSessionsDep,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     password2: Annotated[str, Form()] = "",
     display_name: Annotated[str, Form()] = "",
 ):
-    """An SME opens its own account, then registers its profile."""
+    """An SME opens its own account, then registers its profile (limited per address)."""
     form = {"username": username, "display_name": display_name}
     try:
         if password != password2:
@@ -110,7 +132,15 @@ def signup_submit(
         data = UserCreate(
             username=username, password=password, role="sme", display_name=display_name
         )
-        user = auth.sme_signup(session, settings, data.username, data.password, data.display_name)
+        user = auth.sme_signup(
+            session,
+            settings,
+            data.username,
+            data.password,
+            data.display_name,
+            ip=client_ip(request),
+            reader=reader,
+        )
         # The password was set just now: no second Argon2 check inside the write transaction.
         token, _row = auth.start_session(session, settings, user)
     except (ValidationError, InvalidInput, DomainError) as exc:
