@@ -30,13 +30,40 @@ def active_for_enterprises(session: Session, enterprise_ids: Iterable[int]) -> s
 
 
 def by_name(session: Session) -> dict[str, ChainLeader]:
-    """Live leaders keyed by enterprise name."""
+    """Live leaders keyed by exact enterprise name, the last one on duplicates.
+
+    For trusted data only (the demo set); user input names a leader through `identities`.
+    """
     rows = session.scalars(
         select(ChainLeader)
         .join(Enterprise, ChainLeader.enterprise_id == Enterprise.id)
         .where(ChainLeader.deleted_at.is_(None))
     )
     return {r.enterprise.name: r for r in rows}
+
+
+# Key of the PostgreSQL advisory lock that serialises leader-name checks ("leader" in ASCII).
+_NAME_LOCK = 0x6C6561646572
+
+
+def lock_names(session: Session) -> None:
+    """Hold the name lock until the transaction ends, so check-then-write cannot interleave.
+
+    SQLite needs none: its writing transactions begin IMMEDIATE and so already run one by one.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_NAME_LOCK)))
+
+
+def identities(session: Session) -> list[tuple[int, str, str | None]]:
+    """(id, enterprise name, credit code) of every live leader, in order of registration."""
+    rows = session.execute(
+        select(ChainLeader.id, Enterprise.name, Enterprise.uscc)
+        .join(Enterprise, ChainLeader.enterprise_id == Enterprise.id)
+        .where(ChainLeader.deleted_at.is_(None))
+        .order_by(ChainLeader.id)
+    )
+    return [(lid, name, code) for lid, name, code in rows]
 
 
 def existing_ids(session: Session, ids: Iterable[int]) -> set[int]:

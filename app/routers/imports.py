@@ -62,7 +62,11 @@ def import_smes(
 def import_demands(
     file: UploadFile, session: SessionDep, settings: SettingsDep, index: IndexDep
 ) -> dict:
-    """All or nothing: 201 with counts, or 422 listing every bad row and column."""
+    """All or nothing: 201 with counts, or 422 listing every bad row and column.
+
+    Each row names its leader by 链主编号 (leader number), 链主信用代码 (credit code), or a
+    链主企业 name that exactly one registered leader has.
+    """
     content = _read(file, settings.max_body_bytes)
     result = service.import_demands(session, file.filename or "", content, settings, index)
     return {"created": result.created, "updated": result.updated, "ids": result.ids}

@@ -1,5 +1,7 @@
 """Chain-leader firms."""
 
+import unicodedata
+
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -15,6 +17,46 @@ from models import ChainLeader, Enterprise, utcnow
 
 ENTERPRISE_FIELDS = ("name", "city", "county", "size_class")
 LEADER_FIELDS = ("description", "contact_name", "contact_phone", "contact_email")
+
+
+# Every bracket form people type into firm names (NFKC already folds full-width and small forms).
+_BRACKETS = str.maketrans("[]{}【】〔〕〖〗〘〙", "()()()()()()")
+
+
+def name_key(name: str) -> str:
+    """A firm name as names are compared: NFKC, case-blind, no spaces or invisible marks."""
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    text = text.translate(_BRACKETS)
+    # Categories C (control, format such as zero-width spaces, unassigned) and Z (separators)
+    # render as nothing or as a space: a name differing only in them looks the same.
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] not in "CZ")
+
+
+def ensure_name_free(session: Session, name: str, leader_id: int | None = None) -> None:
+    """Refuse (409) a name that another live leader holds, compared through `name_key`.
+
+    Needs are imported by leader name and contacts are revealed per leader, so a firm that could
+    take a competitor's name could receive that competitor's needs.
+    """
+    key = name_key(name)
+    if not key:
+        raise InvalidInput(
+            [
+                FieldError(
+                    loc=("body", "name"),
+                    msg="the name has no visible characters",
+                    msg_zh="企业名称没有可见字符",
+                )
+            ]
+        )
+    repo.lock_names(session)
+    for other_id, other_name, _code in repo.identities(session):
+        if other_id != leader_id and name_key(other_name) == key:
+            raise Conflict(
+                f"the name {other_name!r} is registered by chain leader {other_id}",
+                f"名称“{other_name}”已由链主企业（编号 {other_id}）登记，不能重复使用",
+                field="name",
+            )
 
 
 def _not_found(leader_id: int) -> NotFound:
@@ -42,6 +84,7 @@ def _chains(session: Session, codes: list[str]):
 def create(session: Session, data: LeaderCreate) -> LeaderRead:
     """Register a chain leader."""
     chains = _chains(session, data.chains)
+    ensure_name_free(session, data.name)
     enterprise = None
     if data.uscc:
         enterprise = enterprise_repo.by_uscc(session, [data.uscc]).get(data.uscc)
@@ -95,6 +138,8 @@ def update(
     check_version(leader.version, data.version if data.version is not None else if_match)
     refuse_nulls(data, ("name", "city", "chains"))
     fields = data.model_fields_set - {"version"}
+    if "name" in fields and data.name is not None:
+        ensure_name_free(session, data.name, leader.id)
     if "chains" in fields:
         leader.chains = _chains(session, data.chains or [])
     if "uscc" in fields and data.uscc != leader.enterprise.uscc:
