@@ -16,6 +16,19 @@ def get(session: Session, leader_id: int, include_deleted: bool = False) -> Chai
     return leader
 
 
+def live_by_enterprise(session: Session, enterprise_ids: Iterable[int]) -> dict[int, int]:
+    """Enterprise id -> id of its live leader record, for those among these that have one."""
+    ids = set(enterprise_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(ChainLeader.enterprise_id, ChainLeader.id).where(
+            ChainLeader.enterprise_id.in_(ids), ChainLeader.deleted_at.is_(None)
+        )
+    )
+    return {enterprise_id: leader_id for enterprise_id, leader_id in rows}
+
+
 def active_for_enterprises(session: Session, enterprise_ids: Iterable[int]) -> set[int]:
     """Ids of enterprises among these that already have a live leader record."""
     ids = set(enterprise_ids)

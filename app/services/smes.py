@@ -8,11 +8,13 @@ from app.config import Settings
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.repositories import claims as claim_repo
 from app.repositories import enterprises as enterprise_repo
+from app.repositories import leaders as leader_repo
 from app.repositories import smes as repo
 from app.schemas.common import Page
 from app.schemas.sme import SmeCreate, SmeRead, SmeUpdate
 from app.services.auth import Principal
 from app.services.common import check_version, refuse_nulls, search_text, validate_rows
+from app.services.leaders import ensure_name_free
 from app.services.matching import MatchingRuntime
 from app.services.taxonomy import CodeBook
 from models import Enterprise, SmeCertification, SmeProduct, SmeProfile, utcnow
@@ -104,6 +106,19 @@ def _resolve_refs(
     return refs
 
 
+def _guard_leader_names(session: Session, renames: list[tuple[Enterprise, str]]) -> None:
+    """A firm that is also a chain leader keeps the leaders' rule: no other leader's name.
+
+    The enterprise record is shared, so renaming the SME renames the leader, and a leader under
+    a competitor's name would receive that competitor's imported needs (app.services.leaders).
+    """
+    renames = [(e, n) for e, n in renames if e.id is not None and n and n != e.name]
+    leaders = leader_repo.live_by_enterprise(session, [e.id for e, _ in renames])
+    for enterprise, name in renames:
+        if enterprise.id in leaders:
+            ensure_name_free(session, name, leaders[enterprise.id])
+
+
 def _new_profile(data: SmeCreate, enterprise: Enterprise | None) -> SmeProfile:
     if enterprise is None:
         enterprise = Enterprise(name=data.name, uscc=data.uscc, city=data.city)
@@ -155,6 +170,8 @@ def create(
         )
         if not claimed:
             raise _claim_first(data.uscc)
+        if enterprise is not None:
+            _guard_leader_names(session, [(enterprise, data.name)])
     sme = _new_profile(data, enterprise)
     session.add(sme)
     _apply(sme, data, fields, refs)
@@ -226,6 +243,14 @@ def bulk_upsert(
     if errors:
         errors.sort(key=lambda e: e.row if e.row is not None else -1)
         raise InvalidInput(errors)
+    _guard_leader_names(
+        session,
+        [
+            (known[d.uscc], d.name)
+            for d in parsed
+            if d.uscc in known and (not upsert or "name" in d.model_fields_set)
+        ],
+    )
     profiles, updated = [], 0
     for data, refs in zip(parsed, refs_by_row, strict=True):
         sme = existing(data)
@@ -294,6 +319,8 @@ def update(
                 field="uscc",
             )
         sme.enterprise.uscc = data.uscc
+    if "name" in fields:
+        _guard_leader_names(session, [(sme.enterprise, data.name)])
     _apply(sme, data, fields, refs)
     # Touch the profile so enterprise-only edits also bump its version.
     sme.updated_at = utcnow()

@@ -151,3 +151,44 @@ def test_a_unique_name_still_works_and_is_matched_normalised(
     body = f"{NEEDS_HEAD}\n海尔集团 (青岛),冰箱压缩机配套,产品配套,张,0532-80000003\n"
     created = made(upload_needs(client, body))
     assert client.get(f"/api/v1/demands/{created['ids'][0]}").json()["leader_id"] == haier["id"]
+
+
+def test_an_sme_profile_sharing_a_leaders_record_cannot_take_another_leaders_name(
+    world: dict[str, Any], anon_client: TestClient, client: TestClient
+) -> None:
+    """A firm that is both a leader and an SME shares one enterprise record: the SME side must
+    not rename it to a competitor leader's name either (API, and the bulk upsert by credit code)."""
+    from tests.app.test_auth import user
+    from tests.factories import sme_payload
+
+    haier = world["leaders"][0]
+    made(rename(client, haier["id"], "海尔集团（青岛）有限公司"), 200)
+    code = uscc()
+    dual = made(client.post("/api/v1/leaders", json=leader_payload(uscc=code, name="双栖科技")))
+    sme = made(client.post("/api/v1/smes", json=sme_payload(uscc=code, name="双栖科技")))
+    headers = user(client, "dual.sme", "sme", sme_id=sme["id"])
+    r = anon_client.patch(
+        f"/api/v1/smes/{sme['id']}",
+        json={"name": "海尔集团(青岛)有限公司", "version": sme["version"]},
+        headers=headers,
+    )
+    assert r.status_code == 409 and r.json()["field"] == "name", r.text
+    bulk = client.post(
+        "/api/v1/import/smes?mode=upsert",
+        files={
+            "file": (
+                "smes.csv",
+                f"企业名称,统一社会信用代码,所在城市,企业梯度,主营产品\n"
+                f"海尔集团（青岛）有限公司,{code},青岛市,小巨人,液压阀\n".encode(),
+            )
+        },
+    )
+    assert bulk.status_code in (409, 422), bulk.text
+    assert made(client.get(f"/api/v1/leaders/{dual['id']}"), 200)["name"] == "双栖科技"
+    # Its own name, or a new one nobody holds, is fine.
+    ok = anon_client.patch(
+        f"/api/v1/smes/{sme['id']}",
+        json={"name": "双栖智能科技", "version": sme["version"]},
+        headers=headers,
+    )
+    assert made(ok, 200)["name"] == "双栖智能科技"
