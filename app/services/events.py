@@ -1,5 +1,6 @@
 """Docking events: plan, pre-match, schedule, adjust, record outcomes, report."""
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -707,12 +708,21 @@ def _to_grid(m: Meeting) -> docking.Meeting:
     )
 
 
+# A party id in a conflict's wording ("L12", "S3"), never a prefix of a longer one: a plain
+# substring replace turned "L12" into the name of L1 followed by "2".
+_PARTY_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])[LS]\d+(?!\d)")
+
+
 def _conflicts(conflicts, names: dict[str, str]) -> list[ConflictRead]:
     out = []
     for c in conflicts:
-        message = c.message
-        for party, name in names.items():
-            message = message.replace(party, name) if party in c.parties else message
+        parties = set(c.parties)
+
+        def name_of(found: re.Match, parties: set[str] = parties) -> str:
+            party = found.group(0)
+            return names.get(party, party) if party in parties else party
+
+        message = _PARTY_IN_TEXT.sub(name_of, c.message)
         out.append(ConflictRead(kind=c.kind, message=message, parties=list(c.parties), slot=c.slot))
     return out
 

@@ -305,3 +305,24 @@ def test_control_characters_in_names_still_export(client: TestClient, event: dic
     assert "会展中心" in cells
     r = client.get(f"/api/v1/events/{ev_id}/report", params={"format": "xlsx"})
     assert r.status_code == 200, r.text
+
+
+def test_conflicts_name_each_party_whole_not_by_prefix() -> None:
+    """With L1 and L12 in one event, a double booking named 甲集团 and "甲集团2" (L1 + "2")."""
+    from app.services.events import _conflicts
+    from matching import docking
+
+    parties = [
+        docking.Party("L1", "leader"),
+        docking.Party("L12", "leader"),
+        docking.Party("S3", "sme"),
+    ]
+    grid = [
+        docking.Meeting(leader="L1", sme="S3", slot=0, table=0),
+        docking.Meeting(leader="L12", sme="S3", slot=0, table=1),
+    ]
+    found = docking.check_schedule(parties, grid, slots=2, tables=2)
+    names = {"L1": "甲集团", "L12": "乙集团", "S3": "丙公司"}
+    messages = [c.message for c in _conflicts(found, names)]
+    double = [m for m in messages if m.startswith("丙公司")]
+    assert double and "乙集团" in double[0] and "甲集团2" not in double[0], messages
