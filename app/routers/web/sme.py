@@ -166,6 +166,28 @@ def _product(line: str) -> dict[str, str] | str:
     return {"name": name.strip(), "capacity": capacity.strip()}
 
 
+def _keep_unshown(products: list[dict[str, str] | str], stored: SmeRead) -> list[dict[str, Any]]:
+    """The products as typed, with what the form does not show kept from the stored ones.
+
+    The form shows a product as "name|capacity"; its niche and market share (set through the
+    API or an import, and the niche feeds matching) come back from the stored product of the
+    same name, so saving the form never erases them.
+    """
+    by_name: dict[str, list[Any]] = {}
+    for product in stored.products:
+        by_name.setdefault(product.name, []).append(product)
+    out: list[dict[str, Any]] = []
+    for typed in products:
+        item: dict[str, Any] = {"name": typed} if isinstance(typed, str) else dict(typed)
+        same = by_name.get(item["name"])
+        if same:
+            old = same.pop(0)
+            item.setdefault("niche", old.niche)
+            item.setdefault("market_share", old.market_share)
+        out.append(item)
+    return out
+
+
 def _profile_payload(form: dict[str, Any]) -> dict[str, Any]:
     """The API's input shape from the form; blank boxes mean "not given"."""
 
@@ -244,6 +266,7 @@ def profile_submit(
                 auth.bind_sme(session, user.user_id, created.id)
             return redirect("/sme/needs", "企业档案已登记，以下是与贵企业适配的链主需求")
         access.ensure_sme_editor(user, user.sme_id)
+        payload["products"] = _keep_unshown(payload["products"], smes.get(session, user.sme_id))
         payload["version"] = form.get("version") or None
         smes.update(session, user.sme_id, SmeUpdate.model_validate(payload), None, index)
     except (ValidationError, InvalidInput, DomainError) as exc:
