@@ -3,7 +3,6 @@
 import re
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPBearer
@@ -98,8 +97,8 @@ IndexDep = Annotated[MatchingRuntime, Depends(get_index)]
 SESSION_COOKIE = "chainmatch_session"
 
 
-def _bearer(request: Request) -> tuple[str | None, bool]:
-    """The token of a request and whether it came from the session cookie."""
+def _bearer(request: Request) -> str | None:
+    """The token of a request: the bearer header, else the session cookie."""
     header = request.headers.get("authorization")
     if header:
         scheme, _, value = header.partition(" ")
@@ -107,16 +106,15 @@ def _bearer(request: Request) -> tuple[str | None, bool]:
             raise Unauthorized(
                 "send 'Authorization: Bearer <token>'", "请使用 Authorization: Bearer <令牌> 认证"
             )
-        return value.strip(), False
-    cookie = request.cookies.get(SESSION_COOKIE)
-    return (cookie, True) if cookie else (None, False)
+        return value.strip()
+    return request.cookies.get(SESSION_COOKIE) or None
 
 
 def optional_principal(
     request: Request, session: SessionDep, settings: SettingsDep, reader: ReadSessionsDep
 ) -> Principal | None:
     """Who is calling, or None for an anonymous request; bad credentials are a 401."""
-    token, from_cookie = _bearer(request)
+    token = _bearer(request)
     if token is None:
         return None
     if request.method in SAFE_METHODS or reader is request.app.state.session_factory:
@@ -127,18 +125,14 @@ def optional_principal(
         # from its first statement on: a handler can still hash a password before it begins.
         with reader() as read:
             principal = auth.authenticate(read, settings, token, record_use_in=session)
-    return bind_principal(request, session, principal, from_cookie)
+    return bind_principal(request, session, principal)
 
 
-def bind_principal(
-    request: Request, session: Session, principal: Principal, from_cookie: bool
-) -> Principal:
-    """Refuse a cross-site write carried by the cookie; name the caller for the audit log."""
-    if from_cookie and request.method not in SAFE_METHODS:
-        # A cookie rides along on cross-site requests; a foreign Origin may not write with it.
-        origin = request.headers.get("origin") or request.headers.get("referer")
-        if origin and urlsplit(origin).netloc != request.headers.get("host"):
-            raise Forbidden("cross-site request refused", "拒绝跨站请求")
+def bind_principal(request: Request, session: Session, principal: Principal) -> Principal:
+    """Name the caller for the audit log.
+
+    A write a browser sends from another site never gets here: app.guards refuses it first.
+    """
     session.info["principal"] = principal
     session.info["request"] = f"{request.method} {request.url.path}"
     return principal

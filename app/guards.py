@@ -46,16 +46,17 @@ def is_cross_site(method: str, headers: Headers) -> bool:
     """Whether a browser sent this write from another site (login CSRF and its kin).
 
     The rule of Go's CrossOriginProtection: `Sec-Fetch-Site` when the browser sends it
-    (`same-origin` and `none`, a typed URL or bookmark, pass), else an `Origin` whose host must be
-    the request's `Host`. A request with neither comes from no browser (curl, scripts, tests):
-    such clients carry no victim's cookies, so there is nothing to forge.
+    (`same-origin` and `none`, a typed URL or bookmark, pass), else an `Origin` (or, from older
+    browsers, a `Referer`) whose host must be the request's `Host`. A request with none of them
+    comes from no browser (curl, scripts, tests): such clients carry no victim's cookies, so
+    there is nothing to forge.
     """
     if method.upper() in SAFE_METHODS:
         return False
     fetch_site = headers.get("sec-fetch-site")
     if fetch_site is not None:
         return fetch_site not in ("same-origin", "none")
-    origin = headers.get("origin")
+    origin = headers.get("origin") or headers.get("referer")
     if origin is None:
         return False
     if origin == "null":  # sandboxed frames, some privacy modes, data: URLs

@@ -170,3 +170,4 @@ class EnterpriseClaim(TimestampMixin, Base):
     decision_note: Mapped[str] = mapped_column(String(500), default="")
 
     enterprise: Mapped[Enterprise] = relationship()
+    user: Mapped["User"] = relationship()  # noqa: F821 - models.auth, same metadata

@@ -1,7 +1,7 @@
 """Queries on claims to act for a firm."""
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from models import EnterpriseClaim, SmeProfile
 
@@ -15,7 +15,11 @@ def listing(
     session: Session, user_id: int | None = None, status: str | None = None
 ) -> list[EnterpriseClaim]:
     """Claims, newest first: one account's, or everyone's (user_id None)."""
-    stmt = select(EnterpriseClaim).order_by(EnterpriseClaim.id.desc())
+    stmt = (
+        select(EnterpriseClaim)
+        .options(selectinload(EnterpriseClaim.user), selectinload(EnterpriseClaim.enterprise))
+        .order_by(EnterpriseClaim.id.desc())
+    )
     if user_id is not None:
         stmt = stmt.where(EnterpriseClaim.user_id == user_id)
     if status is not None:

@@ -21,8 +21,8 @@ from app.services.matching import MatchingRuntime
 from models import EnterpriseClaim, utcnow
 
 
-def _read(session: Session, claim: EnterpriseClaim) -> ClaimRead:
-    user = auth.get_user(session, claim.user_id)
+def _read(claim: EnterpriseClaim) -> ClaimRead:
+    user = claim.user
     return ClaimRead(
         id=claim.id,
         user_id=claim.user_id,
@@ -67,11 +67,11 @@ def create(session: Session, principal: Principal, data: ClaimCreate) -> ClaimRe
     for status in ("pending", "approved"):
         found = repo.find(session, principal.user_id, enterprise.id, status)
         if found is not None:
-            return _read(session, found)
+            return _read(found)
     claim = EnterpriseClaim(user_id=principal.user_id, enterprise=enterprise, note=data.note)
     session.add(claim)
     session.flush()
-    return _read(session, claim)
+    return _read(claim)
 
 
 def listing(session: Session, principal: Principal, status: str | None = None) -> list[ClaimRead]:
@@ -84,7 +84,7 @@ def listing(session: Session, principal: Principal, status: str | None = None) -
         raise Forbidden(
             "claims are for SME accounts and organizers", "只有中小企业账号和组织方可查看认领申请"
         )
-    return [_read(session, c) for c in rows]
+    return [_read(c) for c in rows]
 
 
 def decide(
@@ -123,4 +123,4 @@ def decide(
     claim.decided_at = utcnow()
     claim.decision_note = decision.note
     session.flush()
-    return _read(session, claim)
+    return _read(claim)

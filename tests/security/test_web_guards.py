@@ -23,6 +23,7 @@ LOGIN = {"username": ORGANIZER["username"], "password": ORGANIZER["password"]}
     [
         {"Origin": "https://evil.example"},
         {"Origin": "null"},
+        {"Referer": "https://evil.example/forms/login.html"},  # a browser that sends no Origin
         {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
         {"Sec-Fetch-Site": "same-site"},
     ],
@@ -49,7 +50,12 @@ def test_sign_in_and_sign_up_from_another_site_are_refused(
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Origin": "http://testserver"}, {"Sec-Fetch-Site": "same-origin"}],
+    [
+        {},
+        {"Origin": "http://testserver"},
+        {"Referer": "http://testserver/login"},
+        {"Sec-Fetch-Site": "same-origin"},
+    ],
 )
 def test_sign_in_from_this_site_or_a_script_still_works(web: TestClient, headers: dict) -> None:
     r = web.post("/login", data=LOGIN, headers=headers, follow_redirects=False)

@@ -8,16 +8,19 @@ from pydantic import ValidationError
 
 from app.deps import IndexDep, PathId, SessionDep
 from app.errors import DomainError, InvalidInput
-from app.routers.web.common import OrganizerUser, SmeUser, form_errors, redirect, render
+from app.routers.web.common import (
+    OrganizerUser,
+    SmeUser,
+    form_errors,
+    redirect,
+    render,
+    status_of,
+)
 from app.schemas.claim import ClaimCreate, ClaimDecision
 from app.services import claims
 
 router = APIRouter()
 Text = Annotated[str, Form()]
-
-
-def _status(exc: Exception) -> int:
-    return exc.status_code if isinstance(exc, DomainError) else 422
 
 
 @router.get("/sme/claim", response_class=HTMLResponse)
@@ -46,7 +49,7 @@ def claim_submit(
             request,
             "web/sme/claim.html",
             user,
-            status_code=_status(exc),
+            status_code=status_of(exc),
             claims=claims.listing(session, user),
             form=form,
             errors=form_errors(exc),

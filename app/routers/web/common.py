@@ -66,7 +66,7 @@ def web_principal(request: Request, session: SessionDep, settings: SettingsDep) 
         principal = auth.authenticate(session, settings, token)
     except Unauthorized:
         raise LoginRequired(next_url) from None
-    return bind_principal(request, session, principal, from_cookie=True)
+    return bind_principal(request, session, principal)
 
 
 WebUser = Annotated[Principal, Depends(web_principal)]
@@ -152,6 +152,11 @@ def form_errors(exc: Exception) -> dict[str, str]:
         key = parts[0] if parts else "_"
         out.setdefault(key, err.msg_zh)
     return out
+
+
+def status_of(exc: Exception) -> int:
+    """HTTP status of a refused form: the domain error's own (409 conflict...) or 422."""
+    return exc.status_code if isinstance(exc, DomainError) else 422
 
 
 def split_list(text: str | None) -> list[str]:

@@ -10,7 +10,14 @@ from starlette.datastructures import FormData
 
 from app.deps import IndexDep, PathId, SessionDep
 from app.errors import DomainError, InvalidInput, NotFound
-from app.routers.web.common import SmeUser, form_errors, redirect, render, split_list
+from app.routers.web.common import (
+    SmeUser,
+    form_errors,
+    redirect,
+    render,
+    split_list,
+    status_of,
+)
 from app.schemas.auth import InterestCreate, InterestRead
 from app.schemas.sme import SmeCreate, SmeRead, SmeUpdate
 from app.services import access, auth, demands, events, interests, matches, smes, taxonomy
@@ -48,11 +55,6 @@ def page_errors(exc: Exception) -> dict[str, str]:
     if isinstance(exc, DomainError) and exc.extra.get("field"):
         return {str(exc.extra["field"]): exc.message_zh}
     return form_errors(exc)
-
-
-def status_of(exc: Exception) -> int:
-    """HTTP status of a refused form: the domain error's own (409 conflict...) or 422."""
-    return exc.status_code if isinstance(exc, DomainError) else 422
 
 
 def bar_scale(items: list[Any]) -> float:
