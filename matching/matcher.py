@@ -330,6 +330,17 @@ class Matcher:
                 end = start + self.write_chunk
                 self.upsert_profiles(docs[start:end], vectors[start:end])
             return
+        # A profile whose wording is unchanged (its vector came from the encoding queue) keeps
+        # its lexical rows: rewriting them would grow the delta, and a bulk load's vectors would
+        # set off a rebuild of the whole corpus in every process.
+        same = [i for i, d in enumerate(docs) if self.profiles.get(d.id) == d]
+        if same:
+            self._revector_profiles([docs[i] for i in same], [vectors[i] for i in same])
+            if len(same) == len(docs):
+                return
+            keep = set(same)
+            docs = [d for i, d in enumerate(docs) if i not in keep]
+            vectors = [v for i, v in enumerate(vectors) if i not in keep]
         texts = [profile_text(d) for d in docs]
         names = [product_texts(d) for d in docs]
         split = [self._split_vectors(n, v) for n, v in zip(names, vectors, strict=True)]
@@ -378,6 +389,38 @@ class Matcher:
                 else:
                     self._product_rows.pop(doc.id, None)
                 start += len(own)
+                if products is not None:
+                    self.product_vectors[doc.id] = products
+                else:
+                    self.product_vectors.pop(doc.id, None)
+
+    def _revector_profiles(self, docs: Sequence[ProfileDoc], vectors: Sequence) -> None:
+        """New vectors (and link placements) for profiles whose wording is unchanged."""
+        texts = [self.profile_texts[d.id] for d in docs]
+        split = [
+            self._split_vectors(list(self.product_names.get(d.id, ())), v)
+            for d, v in zip(docs, vectors, strict=True)
+        ]
+        whole = [w for w, _ in split]
+        counts = self.profile_lexical.counts(texts)
+        placements = self._placements_many(texts, whole, counts, self.profile_lexical)
+        with self._lock:
+            with_vec = [(d.id, w) for d, w in zip(docs, whole, strict=True) if w is not None]
+            if with_vec:
+                self.profile_vectors.upsert(
+                    [k for k, _ in with_vec], np.stack([v for _, v in with_vec])
+                )
+            moved = self.profile_vectors.remove(
+                [d.id for d, w in zip(docs, whole, strict=True) if w is None]
+            )
+            self._profile_dense = self._realign(
+                self._profile_dense,
+                self.profile_lexical,
+                self.profile_vectors,
+                [*(d.id for d in docs), *moved],
+            )
+            for doc, links, (_, products) in zip(docs, placements, split, strict=True):
+                self.profile_links[doc.id] = links
                 if products is not None:
                     self.product_vectors[doc.id] = products
                 else:

@@ -344,3 +344,35 @@ def test_chunked_writes_rank_as_one_write_does() -> None:
     assert ranked(whole.rank_needs(docs[1], rows[1])) == ranked(
         chunked.rank_needs(docs[1], rows[1])
     )
+
+
+def test_vectors_for_unchanged_wording_leave_the_lexical_rows_and_rank_as_a_fresh_matcher() -> None:
+    """The encoding queue re-writes each profile with its vector: only the vector changes."""
+    docs, rows = corpus(40)
+    need = NeedDoc(id="n", title="轴承 齿轮 焊接", link="equipment-0")
+    query = unit(np.arange(1, DIM + 1))
+    rng = np.random.default_rng(8)
+    encoded = [unit(rng.standard_normal((len(r), DIM))) for r in rows]
+    live = Matcher(DIM, candidates=10, lexical={"exact_rows": 0, "delta_rows": 1000})
+    # A bulk load: the first 30 profiles arrive without vectors, as imported rows do.
+    live.upsert_profiles(docs, [None] * 30 + rows[30:])
+    live.rank_profiles(need, query)
+    generation = live.profile_lexical.generation
+    # Then their vectors land, and one profile's wording changes along with its vector.
+    edited = replace(docs[3], description="精密轴承 数控")
+    live.upsert_profiles([*docs[:3], edited, *docs[4:30]], encoded[:30])
+    assert live.profile_lexical.pending == 1  # only the edited profile's row was rewritten
+    assert live.profile_lexical.generation == generation
+    fresh = Matcher(DIM, candidates=10, lexical={"exact_rows": 0, "delta_rows": 1000})
+    fresh.upsert_profiles([*docs[:3], edited, *docs[4:]], encoded[:30] + rows[30:])
+    live.refresh()
+    fresh.refresh()
+    assert ranked(live.rank_profiles(need, query, k=40)) == ranked(
+        fresh.rank_profiles(need, query, k=40)
+    )
+    assert {d.id: live.profile_links[d.id] for d in docs} == {
+        d.id: fresh.profile_links[d.id] for d in docs
+    }
+    # A vector dropped again (a stale one) leaves the profile ranked by wording only.
+    live.upsert_profiles([docs[5]], [None])
+    assert live.profile_vectors.vector(5) is None and live.profile_lexical.pending == 0
