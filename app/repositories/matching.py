@@ -168,13 +168,33 @@ def record_change(session: Session, entity_type: str, entity_id: int) -> None:
     session.info["index_dirty"] = True
 
 
-def changes_since(session: Session, since: datetime) -> list[IndexChange]:
-    """Changes logged at or after `since`, oldest first."""
-    return list(
-        session.scalars(
-            select(IndexChange).where(IndexChange.created_at >= since).order_by(IndexChange.id)
-        )
+def change_rows(
+    session: Session, after: int, gaps: Sequence[tuple[int, int]], since: datetime
+) -> list[tuple[int, str, int]]:
+    """(id, entity type, entity id) of the changes above id `after`, and of those in the `gaps`
+    id ranges logged at or after `since`; oldest first. Plain tuples: after a bulk import a
+    poll reads thousands."""
+    where = IndexChange.id > after
+    if gaps:
+        ranged = or_(*(IndexChange.id.between(lo, hi) for lo, hi in gaps))
+        where = or_(where, and_(ranged, IndexChange.created_at >= since))
+    stmt = select(IndexChange.id, IndexChange.entity_type, IndexChange.entity_id).where(where)
+    return [tuple(r) for r in session.execute(stmt.order_by(IndexChange.id))]
+
+
+def change_rows_since(session: Session, since: datetime) -> list[tuple[int, str, int]]:
+    """(id, entity type, entity id) of the changes logged at or after `since`, oldest first."""
+    stmt = (
+        select(IndexChange.id, IndexChange.entity_type, IndexChange.entity_id)
+        .where(IndexChange.created_at >= since)
+        .order_by(IndexChange.id)
     )
+    return [tuple(r) for r in session.execute(stmt)]
+
+
+def last_change_id(session: Session) -> int:
+    """The highest committed change id (0 for an empty log)."""
+    return int(session.scalar(select(func.max(IndexChange.id))) or 0)
 
 
 def prune_changes(session: Session, before: datetime) -> None:
