@@ -260,6 +260,49 @@ def encode_worker(
     console.print("encode worker stopped")
 
 
+@cli.command("import-worker")
+def import_worker(
+    poll: Annotated[
+        float | None, typer.Option(help="seconds between looks at an empty queue")
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="run what is queued, then stop")] = False,
+) -> None:
+    """Run queued import jobs (POST /api/v1/import/jobs/...) until stopped.
+
+    For deployments that keep bulk loads out of the API processes: start those with
+    CHAINMATCH_IMPORT_POLL_SECONDS=0 and one of these at a lower priority (nice). It loads no
+    index: the API processes take the imported rows from the change log, and the encoding queue
+    computes their vectors.
+    """
+    from app.services import import_jobs
+
+    settings, factory = _factory()
+    runtime = MatchingRuntime(settings, factory)
+    interval = poll if poll is not None else (settings.import_poll_seconds or 1.0)
+
+    def stop(_signum, _frame) -> None:
+        runtime.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    console.print(f"import worker: queue polled every {interval:g} s")
+    try:
+        while not runtime.stopping:
+            job = import_jobs.run_next(factory, settings, runtime, runtime.instance)
+            if job is not None:
+                console.print(
+                    f"import job {job.id}: {job.status_label}, {job.created} created, "
+                    f"{job.updated} updated, {len(job.errors)} problem(s)"
+                )
+            elif once:
+                break
+            else:
+                runtime.wait_stop(interval)
+    finally:
+        runtime.stop()
+    console.print("import worker stopped")
+
+
 @cli.command("import")
 def import_command(
     path: Annotated[Path, typer.Argument(exists=True, help=".csv/.xlsx file, or an export folder")],

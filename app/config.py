@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     index_poll_seconds: float = 1.0
     # Seconds between looks at the encoding queue (0: no background encoder).
     encode_poll_seconds: float = 1.0
+    # Seconds between looks at the import job queue (0: jobs are left to `chainmatch
+    # import-worker` processes).
+    import_poll_seconds: float = 1.0
     # Profiles (or needs) claimed per encoding batch: with ~3 passages each, a batch is one
     # encoder call of ~100 passages, past the point where larger calls gain (bench/encode.py).
     encode_batch: int = 32

@@ -29,6 +29,7 @@ from app.routers import (
     smes,
     web,
 )
+from app.services import import_jobs
 from app.services.matching import MatchingRuntime
 
 log = logging.getLogger("chainmatch")
@@ -155,9 +156,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.load()
         runtime.start()
         app.state.matching = runtime
+        import_loop = None
+        if settings.import_poll_seconds > 0:
+            import_loop = import_jobs.ImportLoop(
+                app.state.session_factory,
+                settings,
+                runtime,
+                runtime.instance,
+                settings.import_poll_seconds,
+            )
+            import_loop.start()
         try:
             yield
         finally:
+            if import_loop is not None:
+                import_loop.stop()
             runtime.stop()
             engine.dispose()
 

@@ -16,6 +16,7 @@ from models.enterprise import (
 )
 from models.event import Event, EventPair, EventParticipant, Meeting
 from models.feedback import MatchFeedback, RankingWeights
+from models.jobs import ImportJob
 from models.matching import Embedding, EncodeClaim, IndexChange
 from models.taxonomy import Chain, ChainLink, SubChain, TaxonomyVersion
 
@@ -36,6 +37,7 @@ __all__ = [
     "Event",
     "EventPair",
     "EventParticipant",
+    "ImportJob",
     "IndexChange",
     "Interest",
     "LoginFailure",

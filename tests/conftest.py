@@ -69,6 +69,7 @@ def settings(database_url: str) -> Settings:
         encoder="hashing",
         index_poll_seconds=0,
         encode_poll_seconds=0,
+        import_poll_seconds=0,
         admin_token=ADMIN_TOKEN,
     )
 

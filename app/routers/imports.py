@@ -1,10 +1,12 @@
 """Bulk import from CSV or XLSX files, and their templates."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, UploadFile, status
+from fastapi import APIRouter, Body, Depends, Query, Response, UploadFile, status
 
-from app.deps import IndexDep, SessionDep, SettingsDep, require_roles
+from app.deps import IndexDep, PathId, PrincipalDep, SessionDep, SettingsDep, require_roles
+from app.schemas.import_job import ImportJobRead, ImportKind
+from app.services import import_jobs
 from app.services import imports as service
 
 router = APIRouter(
@@ -70,3 +72,67 @@ def import_demands(
     content = _read(file, settings.max_body_bytes)
     result = service.import_demands(session, file.filename or "", content, settings, index)
     return {"created": result.created, "updated": result.updated, "ids": result.ids}
+
+
+def _accepted(response: Response, job: ImportJobRead) -> ImportJobRead:
+    response.headers["Location"] = f"/api/v1/import/jobs/{job.id}"
+    return job
+
+
+UpsertMode = Annotated[
+    Literal["insert", "upsert"],
+    Query(description="upsert: 信用代码已登记的行更新原档案(仅中小企业) / update by credit code"),
+]
+
+
+@router.post(
+    "/jobs/{kind}",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="提交导入任务(文件) / queue a file import",
+)
+def submit_file_job(
+    kind: ImportKind,
+    file: UploadFile,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    response: Response,
+    mode: UpsertMode = "insert",
+) -> ImportJobRead:
+    """Queue a CSV or XLSX file; a worker imports it all or nothing (poll the Location)."""
+    content = _read(file, settings.max_body_bytes)
+    job = import_jobs.submit_file(
+        session, principal, kind, file.filename or "", content, upsert=mode == "upsert"
+    )
+    return _accepted(response, job)
+
+
+@router.post(
+    "/jobs/{kind}/rows",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="提交导入任务(JSON) / queue a JSON import",
+)
+def submit_rows_job(
+    kind: ImportKind,
+    rows: Annotated[list[Any], Body(description="档案或需求数组，最多 10,000 条")],
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    response: Response,
+    mode: UpsertMode = "insert",
+) -> ImportJobRead:
+    """Queue rows in the bodies POST /smes or /demands take; imported all or nothing."""
+    job = import_jobs.submit_rows(session, principal, kind, rows, settings, upsert=mode == "upsert")
+    return _accepted(response, job)
+
+
+@router.get("/jobs", summary="我的导入任务 / my import jobs")
+def list_jobs(session: SessionDep, principal: PrincipalDep) -> list[ImportJobRead]:
+    """The caller's recent import jobs, newest first (an admin's: everyone's)."""
+    return import_jobs.listing(session, principal)
+
+
+@router.get("/jobs/{job_id}", summary="导入任务状态 / import job status")
+def get_job(job_id: PathId, session: SessionDep, principal: PrincipalDep) -> ImportJobRead:
+    """Queued, running, done (counts and ids) or failed (every bad row; nothing stored)."""
+    return import_jobs.get(session, principal, job_id)
