@@ -7,7 +7,9 @@ whichever worker accepts first, so 16 keep-alive clients can land 16 to 4 (measu
 ``connections_per_process``); --processes N starts N servers on ports of their own instead and
 client k talks to server k mod N, the spread a round-robin balancer in front of N processes gives;
 --encode-worker moves the background encoding out of the servers into one ``chainmatch
-encode-worker`` process at nice --worker-nice (servers with CHAINMATCH_ENCODE_POLL_SECONDS=0):
+encode-worker`` process at nice --worker-nice (servers with CHAINMATCH_ENCODE_POLL_SECONDS=0), and
+--import-worker the import jobs into one ``chainmatch import-worker`` at the same nice (servers
+with CHAINMATCH_IMPORT_POLL_SECONDS=0):
 
 - set-up: the database ``--db-name`` (default ``chainmatch_load``) on the server of --pg-url is
   dropped and created (``--reuse`` keeps an existing one, soft-deletes in SQL what earlier runs
@@ -28,7 +30,9 @@ encode-worker`` process at nice --worker-nice (servers with CHAINMATCH_ENCODE_PO
   found its row (or --probe-timeout-s after the import);
 - meanwhile, --import-after-s into the load, one more client imports --import-rows new SME
   profiles through ``POST /api/v1/smes/bulk`` (all or nothing per request; --import-chunk rows a
-  request, default all of them in one, the endpoint's limit being 10,000). Every row has distinct
+  request, default all of them in one, the endpoint's limit being 10,000), or with --import-via
+  job as import jobs (``POST /api/v1/import/jobs/smes/rows``, then ``GET`` its Location every
+  0.5 s until it is done; the import ends when the last job is done). Every row has distinct
   text with a marker of its own (four random CJK characters) in its name, first product and
   description;
 - visibility: before the load starts, one need per probe row (--probes rows spread over the
@@ -52,6 +56,12 @@ encode-worker`` process at nice --worker-nice (servers with CHAINMATCH_ENCODE_PO
   py-spy during the load: the functions with the largest shares of samples.
 
 Targets: 0 errors; ranking p99 at most 500 ms on PostgreSQL (each ranking endpoint, whole load).
+The clients stand for 16 people using the service (--think-ms 1000: a pause of 0-2 s between
+rankings); back to back they keep 16 requests in flight on two cores, which measures throughput
+(latency is then about 16 x the CPU a ranking costs / 2, whatever the code does).
+
+    .venv/bin/python bench/load.py --processes 2 --encode-worker --import-worker \
+        --import-via job --think-ms 1000      # the deployment README's figures are for
 
 Progress goes to stderr; one JSON object to stdout at the end. The database is dropped at the end
 unless --keep or --reuse; the server log (and the py-spy profile, with --py-spy) stays in a temp
@@ -140,8 +150,8 @@ import signal, subprocess, sys
 uvicorn, options, worker, ports = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4:]
 cmd = [uvicorn, "app.main:app", "--host", "127.0.0.1", *options]
 servers = [subprocess.Popen([*cmd, "--port", port]) for port in ports]
-if worker:
-    servers.append(subprocess.Popen(worker.split()))
+for command in filter(None, worker.split(";")):
+    servers.append(subprocess.Popen(command.split()))
 def stop(*_):
     for server in servers:
         server.terminate()
@@ -436,12 +446,18 @@ class Setup:
         if not self.args.access_log:
             options.append("--no-access-log")
         uvicorn = str(BIN / "uvicorn")
-        worker = ""
+        workers = []
+        nice = f"nice -n {self.args.worker_nice} {BIN / 'chainmatch'}"
         if self.args.encode_worker:
             # The encoder in a process of its own at a lower priority; the servers encode
             # nothing in the background (single writes are still encoded in their request).
             self.env["CHAINMATCH_ENCODE_POLL_SECONDS"] = "0"
-            worker = f"nice -n {self.args.worker_nice} {BIN / 'chainmatch'} encode-worker --poll 1"
+            workers.append(f"{nice} encode-worker --poll 1")
+        if self.args.import_worker:
+            # Import jobs in a process of its own at that priority; the servers run none.
+            self.env["CHAINMATCH_IMPORT_POLL_SECONDS"] = "0"
+            workers.append(f"{nice} import-worker --poll 0.5")
+        worker = ";".join(workers)
         if self.args.processes > 1 or worker:
             # A parent that starts the servers (and the worker) and stops them on SIGTERM: one
             # pid for the memory, CPU and py-spy figures, as with uvicorn's own supervisor.
@@ -624,14 +640,20 @@ class Importer(threading.Thread):
         headers = {"Authorization": f"Bearer {TOKEN}"}
         time.sleep(max(0.0, self.start_at - time.perf_counter()))
         self.started = time.perf_counter()
-        log(f"import: {len(self.rows)} rows, {self.args.import_chunk} a request")
+        log(
+            f"import: {len(self.rows)} rows, {self.args.import_chunk} a request"
+            f" (via {self.args.import_via})"
+        )
         with httpx.Client(
             base_url=self.base_url, headers=headers, timeout=self.args.import_timeout
         ) as client:
             for at in range(0, len(self.rows), self.args.import_chunk):
                 chunk = self.rows[at : at + self.args.import_chunk]
                 t = time.perf_counter()
-                r = self.rec.timed(client, "smes_bulk", "POST", f"{API}/smes/bulk", json=chunk)
+                if self.args.import_via == "job":
+                    r = self._job(client, chunk)
+                else:
+                    r = self.rec.timed(client, "smes_bulk", "POST", f"{API}/smes/bulk", json=chunk)
                 done = time.perf_counter()
                 self.chunks.append(
                     {"rows": len(chunk), "s": round(done - t, 2), "ok": r is not None}
@@ -643,6 +665,22 @@ class Importer(threading.Thread):
                     self.row_done[j] = done
         self.finished = time.perf_counter()
         log(f"import done in {self.finished - self.started:.1f} s")
+
+    def _job(self, client: httpx.Client, chunk: list[dict]):
+        """Queue the rows as an import job and poll it until it is done (None if it failed)."""
+        r = self.rec.timed(
+            client, "import_job_submit", "POST", f"{API}/import/jobs/smes/rows", json=chunk
+        )
+        if r is None:
+            return None
+        url = r.headers["Location"]
+        while True:
+            time.sleep(0.5)
+            r = self.rec.timed(client, "import_job_status", "GET", url)
+            if r is None or r.json()["status"] == "failed":
+                return None
+            if r.json()["status"] == "done":
+                return r
 
 
 class Probe(threading.Thread):
@@ -1003,6 +1041,8 @@ def run_load(args, setup: Setup, info: dict) -> dict:
         "limit": args.limit,
         "load_s": round(t_end, 1),
         "encode_worker": args.encode_worker,
+        "import_via": args.import_via,
+        "import_worker": args.import_worker,
         "servers": {
             "workers": args.workers,
             "processes": args.processes,
@@ -1116,6 +1156,17 @@ def main() -> int:
         "--encode-worker",
         action="store_true",
         help="encode in one `chainmatch encode-worker` process, not in the servers' threads",
+    )
+    parser.add_argument(
+        "--import-via",
+        choices=("bulk", "job"),
+        default="bulk",
+        help="bulk: POST /smes/bulk (the request does the work); job: queue an import job",
+    )
+    parser.add_argument(
+        "--import-worker",
+        action="store_true",
+        help="run import jobs in one `chainmatch import-worker` process, not in the servers",
     )
     parser.add_argument("--worker-nice", type=int, default=10, help="nice of the encode worker")
     parser.add_argument("--reuse", action="store_true", help="keep an existing database")
