@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # products are small, and waking a second thread costs more than it saves (a real-set
     # ranking took 28 ms with 2 threads, 12 ms with 1); requests run side by side instead.
     blas_threads: int = 1
+    # Keep the loaded index out of Python's full garbage collections (gc.freeze; see
+    # MatchingRuntime.settle): each one paused the process for ~0.5 s at 10^5 profiles.
+    gc_freeze: bool = True
     # Profiles re-scored in full after the first (dense + lexical) stage.
     match_candidates: int = 200
     # Seconds between polls of the change log (0: no background sync).
@@ -51,6 +54,9 @@ class Settings(BaseSettings):
     # Seconds between looks at the import job queue (0: jobs are left to `chainmatch
     # import-worker` processes).
     import_poll_seconds: float = 1.0
+    # Console uploads larger than this are imported as a job (the page follows its progress)
+    # rather than inside the request: ~1,500 CSV rows; 10,000 take a core for 15-30 s.
+    console_import_job_bytes: int = 256 * 1024
     # Profiles (or needs) claimed per encoding batch: with ~3 passages each, a batch is one
     # encoder call of ~100 passages, past the point where larger calls gain (bench/encode.py).
     encode_batch: int = 32

@@ -70,6 +70,8 @@ def settings(database_url: str) -> Settings:
         index_poll_seconds=0,
         encode_poll_seconds=0,
         import_poll_seconds=0,
+        # Each test's app would collect the whole test process's heap at start-up.
+        gc_freeze=False,
         admin_token=ADMIN_TOKEN,
     )
 

@@ -1,4 +1,4 @@
-"""The change-log cursor: each change applied once, late commits caught, nothing re-read."""
+"""The change-log cursor (each change applied once, late commits caught) and the settled heap."""
 
 from datetime import timedelta
 
@@ -47,3 +47,39 @@ def test_the_first_poll_awaits_ids_below_its_window() -> None:
     empty = ChangeCursor()
     assert empty.start([], 0, T0) == set() and empty.ranges() == []
     assert empty.advance([1], T0) == {1}
+
+
+def test_the_loaded_index_is_kept_out_of_full_collections(settings, session_factory) -> None:
+    import gc
+
+    from app.services.matching import MatchingRuntime
+
+    gc.unfreeze()
+    runtime = MatchingRuntime(settings.model_copy(update={"gc_freeze": True}), session_factory)
+    try:
+        runtime.load()
+        assert gc.get_freeze_count() > 0
+        assert "settle" in runtime.load_timings
+    finally:
+        gc.unfreeze()
+        runtime.stop()
+
+
+def test_a_bulk_write_reaches_another_process_whole_in_chunks(
+    client, settings, session_factory, monkeypatch
+) -> None:
+    from app.services import matching
+    from app.services.matching import MatchingRuntime
+    from tests.factories import sme_payload
+
+    other = MatchingRuntime(settings, session_factory)
+    other.load()
+    other.sync()
+    monkeypatch.setattr(matching, "SYNC_CHUNK", 2)
+    monkeypatch.setattr(matching, "SYNC_PAUSE", 0)
+    r = client.post("/api/v1/smes/bulk", json=[sme_payload() for _ in range(5)])
+    assert r.status_code == 201, r.text
+    assert other.sync() == 5
+    assert set(r.json()["ids"]) <= set(other.matcher.profiles)
+    assert other.sync() == 0  # nothing read twice
+    other.stop()
