@@ -22,8 +22,13 @@ def get(session: Session, job_id: int, with_content: bool = False) -> ImportJob 
 
 
 def listing(session: Session, user_id: int | None, limit: int = 50) -> list[ImportJob]:
-    """Newest jobs first: one account's, or everyone's (user_id None)."""
-    stmt = select(ImportJob).options(defer(ImportJob.content)).order_by(ImportJob.id.desc())
+    """Newest jobs first: one account's, or everyone's (user_id None); without their uploads
+    and id lists."""
+    stmt = (
+        select(ImportJob)
+        .options(defer(ImportJob.content), defer(ImportJob.ids))
+        .order_by(ImportJob.id.desc())
+    )
     if user_id is not None:
         stmt = stmt.where(ImportJob.user_id == user_id)
     return list(session.scalars(stmt.limit(limit)))

@@ -128,7 +128,8 @@ def submit_rows_job(
 
 @router.get("/jobs", summary="我的导入任务 / my import jobs")
 def list_jobs(session: SessionDep, principal: PrincipalDep) -> list[ImportJobRead]:
-    """The caller's recent import jobs, newest first (an admin's: everyone's)."""
+    """The caller's 50 latest import jobs, newest first (an admin's: everyone's); the ids of
+    the stored rows are in each job's own GET."""
     return import_jobs.listing(session, principal)
 
 

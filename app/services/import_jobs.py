@@ -36,7 +36,7 @@ MAX_ATTEMPTS = 3
 FILE_FORMATS = (".xlsx", ".csv")
 
 
-def _read(session: Session, job: ImportJob) -> ImportJobRead:
+def _read(session: Session, job: ImportJob, with_ids: bool = True) -> ImportJobRead:
     return ImportJobRead(
         id=job.id,
         kind=job.kind,
@@ -52,7 +52,7 @@ def _read(session: Session, job: ImportJob) -> ImportJobRead:
         finished_at=job.finished_at,
         created=job.created,
         updated=job.updated,
-        ids=list(job.ids or []),
+        ids=list(job.ids or []) if with_ids else [],
         errors=list(job.errors or []),
     )
 
@@ -140,12 +140,12 @@ def get(session: Session, principal: Principal, job_id: int) -> ImportJobRead:
     return _read(session, job)
 
 
-def listing(session: Session, principal: Principal) -> list[ImportJobRead]:
-    """The caller's recent jobs (an admin's: everyone's), newest first."""
+def listing(session: Session, principal: Principal, limit: int = 50) -> list[ImportJobRead]:
+    """The caller's recent jobs (an admin's: everyone's), newest first; `ids` only in `get`."""
     user_id = None if principal.role == "admin" else principal.user_id
     if user_id is None and principal.role != "admin":
         return []
-    return [_read(session, j) for j in repo.listing(session, user_id)]
+    return [_read(session, j, with_ids=False) for j in repo.listing(session, user_id, limit)]
 
 
 def _execute(

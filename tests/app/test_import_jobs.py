@@ -89,7 +89,8 @@ def test_a_file_job_imports_like_the_synchronous_import(
     client: TestClient, session_factory, settings
 ) -> None:
     code = uscc()
-    body = f"{HEAD}\n青岛甲有限公司,{code},青岛,专精特新中小企业,转向架构架、制动夹钳,ISO9001,equipment,否\n"
+    row = f"青岛甲有限公司,{code},青岛,专精特新中小企业,转向架构架、制动夹钳,ISO9001,equipment,否"
+    body = f"{HEAD}\n{row}\n"
     files = {"file": ("smes.csv", body.encode("utf-8-sig"))}
     job = made(client.post("/api/v1/import/jobs/smes", files=files), 202)
     assert job["format"] == "csv" and job["filename"] == "smes.csv"

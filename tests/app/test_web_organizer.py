@@ -437,6 +437,66 @@ def test_import_with_a_bad_row_lists_it_and_stores_nothing(
     assert made(client.get("/api/v1/smes"), 200)["total"] == before + 1
 
 
+def test_a_large_upload_is_queued_and_its_page_follows_the_job(
+    client: TestClient, organizer: TestClient, session_factory, settings
+) -> None:
+    from app.services import import_jobs
+
+    # A threshold the test's files pass: the same flow a 10,000-row sheet takes.
+    settings.console_import_job_bytes = 100
+    header = ["企业名称", "统一社会信用代码", "所在城市", "企业梯度", "主营产品"]
+    good = [
+        [f"日照排队{i}号机械有限公司", uscc(), "日照市", "专精特新中小企业", "齿轮"]
+        for i in range(3)
+    ]
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, *good])
+    before = made(client.get("/api/v1/smes"), 200)["total"]
+    r = organizer.post(
+        "/organizer/import",
+        data={"kind": "smes", "mode": "insert"},
+        files={"file": ("big.csv", buf.getvalue().encode("utf-8"), "text/csv")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    url = r.headers["location"]
+    assert re.fullmatch(r"/organizer/import/jobs/\d+", url)
+    page = organizer.get(url)
+    assert "已排队导入" in page.text and "排队中" in page.text
+    assert '<meta http-equiv="refresh" content="2">' in page.text
+    assert made(client.get("/api/v1/smes"), 200)["total"] == before
+    runtime = client.app.state.matching
+    import_jobs.run_next(session_factory, settings, runtime, "w", runtime.after_commit)
+    page = organizer.get(url)
+    assert "已完成" in page.text and "新增 3 条" in page.text
+    assert 'http-equiv="refresh"' not in page.text
+    assert made(client.get("/api/v1/smes"), 200)["total"] == before + 3
+    # A bad row: the job page lists it as the synchronous import does; nothing stored.
+    buf = io.StringIO()
+    csv.writer(buf).writerows(
+        [header, *good[:1], ["外省有限公司", uscc(), "苏州市", "大型", "轴承"]]
+    )
+    r = organizer.post(
+        "/organizer/import",
+        data={"kind": "smes", "mode": "insert"},
+        files={"file": ("bad.csv", buf.getvalue().encode("utf-8"), "text/csv")},
+    )
+    import_jobs.run_next(session_factory, settings, runtime, "w", runtime.after_commit)
+    page = organizer.get(str(r.url))
+    assert "未导入" in page.text
+    found = re.findall(
+        r'<td data-label="行">(\d+)</td>\s*<td data-label="列">([^<]*)</td>', page.text
+    )
+    assert ("3", "所在城市") in found
+    assert made(client.get("/api/v1/smes"), 200)["total"] == before + 3
+    # The import page lists this organizer's jobs; another organizer cannot open them.
+    listing = organizer.get("/organizer/import").text
+    assert f'href="{url}"' in listing and "（" in listing
+    other = account(client, "organizer.li", "organizer")
+    assert other.get(url).status_code == 404
+    assert f'href="{url}"' not in other.get("/organizer/import").text
+
+
 def test_other_roles_get_403_and_anonymous_users_go_to_login(
     client: TestClient, anon_client: TestClient, world: dict
 ) -> None:

@@ -23,7 +23,7 @@ from app.schemas.event import (
     ParticipantsIn,
     PreferencesIn,
 )
-from app.services import console, taxonomy
+from app.services import console, import_jobs, taxonomy
 from app.services import event_exports as exports
 from app.services import events as service
 from app.services import imports as import_service
@@ -839,6 +839,8 @@ def report_page(
 
 # -- bulk import ------------------------------------------------------------------------------
 
+IMPORT_KIND_LABELS = {"smes": "中小企业档案", "demands": "需求"}
+
 
 def _import_page(
     request: Request,
@@ -846,6 +848,8 @@ def _import_page(
     form: dict[str, str],
     status_code: int = 200,
     problems: list[dict[str, Any]] | None = None,
+    job: Any = None,
+    jobs: list | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -854,13 +858,38 @@ def _import_page(
         status_code=status_code,
         form=form,
         problems=problems,
+        job=job,
+        jobs=jobs or [],
+        kind_labels=IMPORT_KIND_LABELS,
     )
 
 
 @router.get("/import", response_class=HTMLResponse)
-def import_page(request: Request, user: OrganizerUser) -> HTMLResponse:
-    """Upload a CSV/XLSX of SMEs or needs; template downloads."""
-    return _import_page(request, user, {"kind": "smes", "mode": "insert"})
+def import_page(request: Request, user: OrganizerUser, session: SessionDep) -> HTMLResponse:
+    """Upload a CSV/XLSX of SMEs or needs; template downloads; this user's recent jobs."""
+    return _import_page(
+        request,
+        user,
+        {"kind": "smes", "mode": "insert"},
+        jobs=import_jobs.listing(session, user, 10),
+    )
+
+
+@router.get("/import/jobs/{job_id}", response_class=HTMLResponse)
+def import_job_page(
+    request: Request, user: OrganizerUser, session: SessionDep, job_id: PathId
+) -> HTMLResponse:
+    """A queued import: its progress (the page refreshes itself), counts, or every bad row."""
+    try:
+        job = import_jobs.get(session, user, job_id)
+    except NotFound as exc:
+        return _error_page(request, user, exc)
+    problems = [
+        {"row": e.get("row"), "column": e.get("column") or "", "message": e["msg_zh"]}
+        for e in job.errors
+    ]
+    form = {"kind": job.kind, "mode": "upsert" if job.upsert else "insert"}
+    return _import_page(request, user, form, problems=problems or None, job=job)
 
 
 @router.post("/import", response_class=HTMLResponse)
@@ -886,6 +915,14 @@ def import_file(
             raise import_service.file_error(
                 "file too large", f"文件超过 {settings.max_body_bytes // (1024 * 1024)} MB 上限"
             )
+        if len(content) > settings.console_import_job_bytes:
+            job = import_jobs.submit_file(
+                session, user, kind, file.filename, content, upsert=mode == "upsert"
+            )
+            return redirect(
+                f"/organizer/import/jobs/{job.id}",
+                "文件较大，已排队导入；本页自动刷新显示进度",
+            )
         with attempt(session):
             if kind == "smes":
                 result = import_service.import_smes(
@@ -903,7 +940,7 @@ def import_file(
     except DomainError as exc:
         problems = [{"row": None, "column": "", "message": exc.message_zh}]
         return _import_page(request, user, form, exc.status_code, problems)
-    label = "中小企业档案" if kind == "smes" else "需求"
+    label = IMPORT_KIND_LABELS[kind]
     return redirect(
         "/organizer/import",
         f"导入成功：{label}新增 {result.created} 条，更新 {result.updated} 条",
