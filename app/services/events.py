@@ -1,6 +1,5 @@
 """Docking events: plan, pre-match, schedule, adjust, record outcomes, report."""
 
-import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -708,23 +707,37 @@ def _to_grid(m: Meeting) -> docking.Meeting:
     )
 
 
-# A party id in a conflict's wording ("L12", "S3"), never a prefix of a longer one: a plain
-# substring replace turned "L12" into the name of L1 followed by "2".
-_PARTY_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])[LS]\d+(?!\d)")
+def conflict_message(c: docking.Conflict, names: dict[str, str], slots: int, tables: int) -> str:
+    """A conflict in the organizer's words, parties by name (第1场, 1号桌: counted from 1)."""
+    name = [names.get(p, p) for p in c.parties]
+    n = c.slot + 1 if c.slot is not None else None
+    if c.kind == "outside_grid":
+        return (
+            f"{name[0]}与{name[1]}的会谈排在第{n}场{c.table + 1}号桌，"
+            f"超出{slots}场×{tables}桌的范围"
+        )
+    if c.kind == "unavailable" and c.reason == "break":
+        return f"第{n}场是休息时段，却排了{name[0]}与{name[1]}的会谈"
+    if c.kind == "unavailable":
+        return f"{name[0]}在第{n}场不能参会，却排了与{name[1]}的会谈"
+    if c.kind == "double_booked":
+        return f"{name[0]}在第{n}场同时有{c.meetings}场会谈（与{'、'.join(name[1:])}）"
+    if c.kind == "table_clash":
+        return f"第{n}场{c.table + 1}号桌同时排了{c.meetings}场会谈"
+    why = "场次或桌位已排满" if c.reason == "full" else "双方没有共同的空闲场次"
+    return f"{name[0]}与{name[1]}的会谈未能排入：{why}"
 
 
-def _conflicts(conflicts, names: dict[str, str]) -> list[ConflictRead]:
-    out = []
-    for c in conflicts:
-        parties = set(c.parties)
-
-        def name_of(found: re.Match, parties: set[str] = parties) -> str:
-            party = found.group(0)
-            return names.get(party, party) if party in parties else party
-
-        message = _PARTY_IN_TEXT.sub(name_of, c.message)
-        out.append(ConflictRead(kind=c.kind, message=message, parties=list(c.parties), slot=c.slot))
-    return out
+def _conflicts(conflicts, names: dict[str, str], event: Event) -> list[ConflictRead]:
+    return [
+        ConflictRead(
+            kind=c.kind,
+            message=conflict_message(c, names, event.slot_count, event.tables),
+            parties=list(c.parties),
+            slot=c.slot,
+        )
+        for c in conflicts
+    ]
 
 
 def build_schedule(session: Session, event_id: int) -> ScheduleRead:
@@ -770,7 +783,7 @@ def build_schedule(session: Session, event_id: int) -> ScheduleRead:
             for m in repo.meetings(session, event_id, include_cancelled=False)
             if m.slot is not None
         ],
-        conflicts=_conflicts(schedule.conflicts, names),
+        conflicts=_conflicts(schedule.conflicts, names, event),
         unplaced=[_meeting_read(m, slots, names) for m in unplaced],
         idle_gaps=schedule.idle_gaps,
     )
@@ -788,7 +801,7 @@ def get_schedule(session: Session, event_id: int) -> ScheduleRead:
     slots = slots_of(event)
     return ScheduleRead(
         meetings=[_meeting_read(m, slots, names) for m in placed],
-        conflicts=_conflicts(conflicts, names),
+        conflicts=_conflicts(conflicts, names, event),
         unplaced=[_meeting_read(m, slots, names) for m in planned if m.slot is None],
         idle_gaps=docking.idle_gaps(grid),
     )
@@ -822,7 +835,7 @@ def _verify(session: Session, event: Event, changed: Meeting, force: bool) -> li
     relevant = [
         c for c in conflicts if (c.slot is None or c.slot == changed.slot) and mine & set(c.parties)
     ]
-    found = _conflicts(relevant, _names(session, people))
+    found = _conflicts(relevant, _names(session, people), event)
     if found and not force:
         raise Conflict(
             "the change conflicts with the schedule; send force=true to keep it anyway",

@@ -309,7 +309,7 @@ def test_control_characters_in_names_still_export(client: TestClient, event: dic
 
 def test_conflicts_name_each_party_whole_not_by_prefix() -> None:
     """With L1 and L12 in one event, a double booking named 甲集团 and "甲集团2" (L1 + "2")."""
-    from app.services.events import _conflicts
+    from app.services.events import conflict_message
     from matching import docking
 
     parties = [
@@ -323,6 +323,38 @@ def test_conflicts_name_each_party_whole_not_by_prefix() -> None:
     ]
     found = docking.check_schedule(parties, grid, slots=2, tables=2)
     names = {"L1": "甲集团", "L12": "乙集团", "S3": "丙公司"}
-    messages = [c.message for c in _conflicts(found, names)]
+    messages = [conflict_message(c, names, slots=2, tables=2) for c in found]
     double = [m for m in messages if m.startswith("丙公司")]
     assert double and "乙集团" in double[0] and "甲集团2" not in double[0], messages
+
+
+def test_every_conflict_kind_is_worded_with_names() -> None:
+    from app.services.events import conflict_message
+    from matching.docking import Conflict
+
+    names = {"L1": "甲集团", "S3": "丙公司", "S4": "丁公司"}
+    cases = {
+        Conflict(
+            "outside_grid", ("L1", "S3"), 5, 2
+        ): "甲集团与丙公司的会谈排在第6场3号桌，超出4场×2桌的范围",
+        Conflict(
+            "unavailable", ("L1", "S3"), 1, reason="break"
+        ): "第2场是休息时段，却排了甲集团与丙公司的会谈",
+        Conflict(
+            "unavailable", ("S3", "L1"), 0, reason="party"
+        ): "丙公司在第1场不能参会，却排了与甲集团的会谈",
+        Conflict(
+            "double_booked", ("L1", "S3", "S4"), 0, meetings=2
+        ): "甲集团在第1场同时有2场会谈（与丙公司、丁公司）",
+        Conflict(
+            "table_clash", ("L1", "S3", "L1", "S4"), 2, 0, meetings=2
+        ): "第3场1号桌同时排了2场会谈",
+        Conflict(
+            "unplaced", ("L1", "S4"), reason="full"
+        ): "甲集团与丁公司的会谈未能排入：场次或桌位已排满",
+        Conflict(
+            "unplaced", ("L1", "S4"), reason="no_common_slot"
+        ): "甲集团与丁公司的会谈未能排入：双方没有共同的空闲场次",
+    }
+    for conflict, worded in cases.items():
+        assert conflict_message(conflict, names, slots=4, tables=2) == worded
