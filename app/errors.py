@@ -178,6 +178,16 @@ def _validation_response(errors: list[FieldError]) -> JSONResponse:
     )
 
 
+def domain_response(exc: DomainError) -> JSONResponse:
+    """The JSON answer to a domain error (with its authentication or retry header)."""
+    headers = {}
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyRequests) and "retry_after" in exc.extra:
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    return JSONResponse(status_code=exc.status_code, content=exc.body(), headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error a clear JSON body."""
 
@@ -195,12 +205,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        headers = {}
-        if isinstance(exc, Unauthorized):
-            headers["WWW-Authenticate"] = "Bearer"
-        if isinstance(exc, TooManyRequests) and "retry_after" in exc.extra:
-            headers["Retry-After"] = str(exc.extra["retry_after"])
-        return JSONResponse(status_code=exc.status_code, content=exc.body(), headers=headers)
+        return domain_response(exc)
 
     @app.exception_handler(StaleDataError)
     async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:

@@ -48,3 +48,31 @@ def test_console_writes_from_another_site_are_refused(client: TestClient) -> Non
     assert web.get("/organizer").status_code == 200  # the session survived
     own = web.post("/logout", headers={"Origin": "http://testserver"}, follow_redirects=False)
     assert own.status_code == 303
+
+
+def test_a_domain_error_on_any_console_page_is_one_html_page_and_rolls_back(
+    client: TestClient,
+) -> None:
+    from app.errors import NotFound
+    from tests.app.test_web_organizer import account
+
+    app = client.app
+
+    @app.post("/_test/write-then-missing")
+    def write_then_missing(session: SessionDep):
+        leaders.create(session, LeaderCreate.model_validate(leader_payload(name="不该留下")))
+        raise NotFound("gone", "该记录不存在")
+
+    r = client.post("/_test/write-then-missing")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    assert "该记录不存在" in r.text and "返回首页" in r.text
+    names = {x["name"] for x in client.get("/api/v1/leaders?limit=200").json()["items"]}
+    assert "不该留下" not in names
+    # A signed-in organizer gets the page with the way back to its own pages.
+    web = account(client, "organizer.zhao", "organizer")
+    page = web.get("/organizer/events/99999")
+    assert page.status_code == 404 and 'href="/organizer/events"' in page.text
+    assert "不存在" in page.text
+    # The API keeps its JSON answers.
+    api = client.get("/api/v1/events/99999")
+    assert api.status_code == 404 and api.json()["message_zh"]

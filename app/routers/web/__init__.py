@@ -1,10 +1,11 @@
 """The web console (server-rendered, Chinese), served by the same app as the API."""
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.config import PROJECT_ROOT
+from app.errors import DomainError, domain_response
 from app.routers.web import claims, leader, organizer, pages, sme
 from app.routers.web.common import LoginRequired, WrongRole, render
 
@@ -26,6 +27,16 @@ def install(app: FastAPI) -> None:
         from urllib.parse import quote
 
         return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        """The console's one error page; the API keeps its JSON answers."""
+        if request.url.path.startswith("/api/"):
+            return domain_response(exc)
+        user = getattr(request.state, "principal", None)
+        return render(
+            request, "web/error.html", user, status_code=exc.status_code, message=exc.message_zh
+        )
 
     @app.exception_handler(WrongRole)
     async def _wrong_role(request: Request, _: WrongRole) -> HTMLResponse:

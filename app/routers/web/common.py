@@ -66,6 +66,8 @@ def web_principal(request: Request, session: SessionDep, settings: SettingsDep) 
         principal = auth.authenticate(session, settings, token)
     except Unauthorized:
         raise LoginRequired(next_url) from None
+    # The one HTML error handler (app.routers.web.install) names the user in the page it shows.
+    request.state.principal = principal
     return bind_principal(request, session, principal)
 
 

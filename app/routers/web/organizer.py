@@ -120,16 +120,6 @@ def _status(exc: Exception) -> int:
     return getattr(exc, "status_code", 422) if isinstance(exc, DomainError) else 422
 
 
-def _error_page(request: Request, user: Principal, exc: DomainError) -> HTMLResponse:
-    return render(
-        request,
-        "web/organizer/error.html",
-        user,
-        status_code=exc.status_code,
-        message=exc.message_zh,
-    )
-
-
 # -- the chain dashboard ---------------------------------------------------------------------
 
 
@@ -138,10 +128,7 @@ def dashboard(
     request: Request, user: OrganizerUser, session: SessionDep, index: IndexDep
 ) -> HTMLResponse:
     """Each chain of the current taxonomy with SMEs, open needs and weak links."""
-    try:
-        chains = console.chain_overview(session, index)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    chains = console.chain_overview(session, index)
     recent = service.list_events(session, 5, 0).items
     return render(request, "web/organizer/dashboard.html", user, chains=chains, events=recent)
 
@@ -151,10 +138,7 @@ def chain_page(
     request: Request, code: str, user: OrganizerUser, session: SessionDep, index: IndexDep
 ) -> HTMLResponse:
     """The chain map: sub-chains, links by stage, suppliers and needs per link, weak links."""
-    try:
-        chain = console.chain_map(session, index, code)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    chain = console.chain_map(session, index, code)
     return render(request, "web/organizer/chain.html", user, chain=chain)
 
 
@@ -370,10 +354,7 @@ def event_page(
     request: Request, event_id: PathId, user: OrganizerUser, session: SessionDep
 ) -> HTMLResponse:
     """The plan of an event: basics, participants, preferences, match list and schedule."""
-    try:
-        return _plan_page(request, user, session, event_id)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    return _plan_page(request, user, session, event_id)
 
 
 @router.post("/events/{event_id}", response_class=HTMLResponse)
@@ -427,8 +408,8 @@ def update_event(
         data = EventUpdate.model_validate(payload)
         with attempt(session):
             service.update_event(session, event_id, data, None)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    except NotFound:
+        raise
     except USER_ERRORS as exc:
         return _plan_page(
             request,
@@ -484,8 +465,8 @@ def add_participants(
         )
         with attempt(session):
             service.add_participants(session, event_id, data)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    except NotFound:
+        raise
     except USER_ERRORS as exc:
         errors = _item_errors(
             exc,
@@ -520,8 +501,8 @@ def remove_participant(
     try:
         with attempt(session):
             service.remove_participant(session, event_id, party)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    except NotFound:
+        raise
     except DomainError as exc:
         return _plan_page(
             request, user, session, event_id, exc.status_code, action_error=exc.message_zh
@@ -547,8 +528,8 @@ def set_preference(
         data = PreferencesIn.model_validate({"preferences": [item]})
         with attempt(session):
             service.set_preferences(session, event_id, data)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    except NotFound:
+        raise
     except USER_ERRORS as exc:
         return _plan_page(
             request,
@@ -570,8 +551,8 @@ def build_match_list(
     try:
         with attempt(session):
             result = service.build_match_list(session, index, event_id)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    except NotFound:
+        raise
     except DomainError as exc:
         return _plan_page(
             request, user, session, event_id, exc.status_code, action_error=exc.message_zh
@@ -596,8 +577,8 @@ def build_schedule(
     try:
         with attempt(session):
             result = service.build_schedule(session, event_id)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    except NotFound:
+        raise
     except DomainError as exc:
         return _plan_page(
             request, user, session, event_id, exc.status_code, action_error=exc.message_zh
@@ -654,10 +635,7 @@ def schedule_page(
     request: Request, event_id: PathId, user: OrganizerUser, session: SessionDep
 ) -> HTMLResponse:
     """Slots down, tables across; per meeting: move, lock, cancel; exports and agendas."""
-    try:
-        return _schedule_page(request, user, session, event_id)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    return _schedule_page(request, user, session, event_id)
 
 
 def _change_meeting(
@@ -671,9 +649,7 @@ def _change_meeting(
     """Apply a MeetingUpdate; a refusal re-shows the grid with the reason (and a force form)."""
     event_id = console.meeting_event_id(session, meeting_id)
     if event_id is None:
-        return _error_page(
-            request, user, NotFound(f"meeting {meeting_id}", f"会谈 {meeting_id} 不存在")
-        )
+        raise NotFound(f"meeting {meeting_id}", f"会谈 {meeting_id} 不存在")
     try:
         data = MeetingUpdate.model_validate(payload)
         with attempt(session):
@@ -780,10 +756,7 @@ def outcomes_page(
     request: Request, event_id: PathId, user: OrganizerUser, session: SessionDep
 ) -> HTMLResponse:
     """A form per meeting: held or not, outcome, amount (万元), note."""
-    try:
-        return _outcomes_page(request, user, session, event_id)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    return _outcomes_page(request, user, session, event_id)
 
 
 @router.post("/meetings/{meeting_id}/outcome", response_class=HTMLResponse)
@@ -800,9 +773,7 @@ def record_outcome(
     """Record (or update, months later) what came of a meeting."""
     event_id = console.meeting_event_id(session, meeting_id)
     if event_id is None:
-        return _error_page(
-            request, user, NotFound(f"meeting {meeting_id}", f"会谈 {meeting_id} 不存在")
-        )
+        raise NotFound(f"meeting {meeting_id}", f"会谈 {meeting_id} 不存在")
     form = {"held": held, "outcome": outcome, "amount": amount, "note": note}
     payload: dict[str, Any] = {k: v for k, v in form.items() if k != "note" and v.strip()}
     payload["note"] = note
@@ -821,11 +792,8 @@ def report_page(
     request: Request, event_id: PathId, user: OrganizerUser, session: SessionDep
 ) -> HTMLResponse:
     """对接成效: totals, per leader, per chain, the chart and the XLSX download."""
-    try:
-        event = service.get_event(session, event_id)
-        report = exports.event_report(session, event_id)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    event = service.get_event(session, event_id)
+    report = exports.event_report(session, event_id)
     return render(
         request,
         "web/organizer/report.html",
@@ -880,10 +848,7 @@ def import_job_page(
     request: Request, user: OrganizerUser, session: SessionDep, job_id: PathId
 ) -> HTMLResponse:
     """A queued import: its progress (the page refreshes itself), counts, or every bad row."""
-    try:
-        job = import_jobs.get(session, user, job_id)
-    except NotFound as exc:
-        return _error_page(request, user, exc)
+    job = import_jobs.get(session, user, job_id)
     problems = [
         {"row": e.get("row"), "column": e.get("column") or "", "message": e["msg_zh"]}
         for e in job.errors
