@@ -221,6 +221,27 @@ def reindex(
         runtime.stop()
 
 
+def _work(name: str, runtime: MatchingRuntime, interval: float, step, once: bool = False) -> None:
+    """Run `step()` until stopped (SIGTERM or Ctrl-C, between steps); wait `interval` when it
+    found nothing to do (or stop, with `once`)."""
+
+    def stop(_signum, _frame) -> None:
+        runtime.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not runtime.stopping:
+            if step():
+                continue
+            if once:
+                break
+            runtime.wait_stop(interval)
+    finally:
+        runtime.stop()
+    console.print(f"{name} stopped")
+
+
 @cli.command("encode-worker")
 def encode_worker(
     poll: Annotated[
@@ -240,24 +261,16 @@ def encode_worker(
     runtime = MatchingRuntime(settings, factory)
     interval = poll if poll is not None else (settings.encode_poll_seconds or 1.0)
 
-    def stop(_signum, _frame) -> None:
-        runtime.request_stop()
+    def step() -> bool:
+        done = runtime.encode_pending()
+        if done:
+            snap = runtime.progress.snapshot()
+            rate = f" ({_rate_text(snap['encoding_rate'])})" if snap["encoding_rate"] else ""
+            console.print(f"encoded {done} texts{rate}")
+        return bool(done)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     console.print(f"encode worker: {runtime.encoder.name}, queue polled every {interval:g} s")
-    try:
-        while not runtime.stopping:
-            done = runtime.encode_pending()
-            if done:
-                snap = runtime.progress.snapshot()
-                rate = f" ({_rate_text(snap['encoding_rate'])})" if snap["encoding_rate"] else ""
-                console.print(f"encoded {done} texts{rate}")
-            else:
-                runtime.wait_stop(interval)
-    finally:
-        runtime.stop()
-    console.print("encode worker stopped")
+    _work("encode worker", runtime, interval, step)
 
 
 @cli.command("import-worker")
@@ -280,27 +293,17 @@ def import_worker(
     runtime = MatchingRuntime(settings, factory)
     interval = poll if poll is not None else (settings.import_poll_seconds or 1.0)
 
-    def stop(_signum, _frame) -> None:
-        runtime.request_stop()
+    def step() -> bool:
+        job = import_jobs.run_next(factory, settings, runtime, runtime.instance)
+        if job is not None:
+            console.print(
+                f"import job {job.id}: {job.status_label}, {job.created} created, "
+                f"{job.updated} updated, {len(job.errors)} problem(s)"
+            )
+        return job is not None
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     console.print(f"import worker: queue polled every {interval:g} s")
-    try:
-        while not runtime.stopping:
-            job = import_jobs.run_next(factory, settings, runtime, runtime.instance)
-            if job is not None:
-                console.print(
-                    f"import job {job.id}: {job.status_label}, {job.created} created, "
-                    f"{job.updated} updated, {len(job.errors)} problem(s)"
-                )
-            elif once:
-                break
-            else:
-                runtime.wait_stop(interval)
-    finally:
-        runtime.stop()
-    console.print("import worker stopped")
+    _work("import worker", runtime, interval, step, once)
 
 
 @cli.command("import")
