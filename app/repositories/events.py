@@ -6,6 +6,11 @@ from sqlalchemy.orm import Session
 from models import ChainLeader, Enterprise, Event, EventPair, EventParticipant, Meeting, SmeProfile
 
 
+def meeting(session: Session, meeting_id: int) -> Meeting | None:
+    """One meeting by id."""
+    return session.get(Meeting, meeting_id)
+
+
 def get(session: Session, event_id: int) -> Event | None:
     """One live event."""
     event = session.get(Event, event_id)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, and_, cast, delete, func, or_, select
+from sqlalchemy import LargeBinary, and_, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from models import AuthToken, Interest, LoginFailure, Meeting, User
@@ -48,6 +48,38 @@ def username_candidates(
             folded = func.replace(folded, old, new)
         conditions.append(folded == skeleton)
     return list(session.scalars(select(User).where(or_(*conditions)).order_by(User.id)).all())
+
+
+def token(session: Session, token_id: int) -> AuthToken | None:
+    """One token by id."""
+    return session.get(AuthToken, token_id)
+
+
+def record_token_use(session: Session, token_id: int, at: datetime) -> None:
+    """Set a token's last use without loading it."""
+    session.execute(
+        update(AuthToken).where(AuthToken.id == token_id).values(last_used_at=at),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def interest_by_id(session: Session, interest_id: int) -> Interest | None:
+    """One interest by id."""
+    return session.get(Interest, interest_id)
+
+
+def interest_sides(
+    session: Session, leader_ids: set[int], sme_ids: set[int]
+) -> list[tuple[int, int, str]]:
+    """(leader, SME, side) of every interest between these leaders and SMEs."""
+    return [
+        tuple(r)
+        for r in session.execute(
+            select(Interest.leader_id, Interest.sme_id, Interest.side).where(
+                Interest.leader_id.in_(leader_ids), Interest.sme_id.in_(sme_ids)
+            )
+        )
+    ]
 
 
 def get(session: Session, user_id: int) -> User | None:

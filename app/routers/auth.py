@@ -33,22 +33,8 @@ from app.schemas.common import Page
 from app.services import auth as service
 from app.services import interests
 from app.services.auth import Principal
-from models import User
 
 router = APIRouter(tags=["auth"])
-
-
-def user_read(user: User) -> UserRead:
-    return UserRead(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
-        role_label=service.ROLE_LABELS[user.role],
-        leader_id=user.leader_id,
-        sme_id=user.sme_id,
-        active=user.active,
-    )
 
 
 def principal_read(p: Principal) -> UserRead:
@@ -89,7 +75,7 @@ def login(
         reader,
         device=request.cookies.get(service.DEVICE_COOKIE),
     )
-    return LoginRead(access_token=token, expires_at=row.expires_at, user=user_read(user))
+    return LoginRead(access_token=token, expires_at=row.expires_at, user=service.user_read(user))
 
 
 @router.post(
@@ -118,7 +104,7 @@ def signup(
     )
     # The password was set just now: no second Argon2 check while the account is being written.
     token, row = service.start_session(session, settings, user)
-    return LoginRead(access_token=token, expires_at=row.expires_at, user=user_read(user))
+    return LoginRead(access_token=token, expires_at=row.expires_at, user=service.user_read(user))
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, summary="退出 / sign out")
@@ -170,14 +156,17 @@ def create_user(data: UserCreate, session: SessionDep, _admin: AdminDep) -> User
         leader_id=data.leader_id,
         sme_id=data.sme_id,
     )
-    return user_read(user)
+    return service.user_read(user)
 
 
 @router.get("/users", summary="账号列表 / accounts")
 def list_users(session: SessionDep, page: PageDep, _admin: AdminDep) -> Page[UserRead]:
     rows, total = user_repo.list_page(session, page.limit, page.offset)
     return Page(
-        items=[user_read(u) for u in rows], total=total, limit=page.limit, offset=page.offset
+        items=[service.user_read(u) for u in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 
@@ -186,7 +175,9 @@ def update_user(
     user_id: PathId, data: UserUpdate, session: SessionDep, _admin: AdminDep
 ) -> UserRead:
     """Role, binding, name, active flag or a new password (which ends its sessions)."""
-    return user_read(service.update_user(session, user_id, data.model_dump(exclude_unset=True)))
+    return service.user_read(
+        service.update_user(session, user_id, data.model_dump(exclude_unset=True))
+    )
 
 
 @router.post(

@@ -6,9 +6,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.errors import Forbidden, NotFound
+from app.repositories import demands as demand_repo
 from app.repositories import users as user_repo
 from app.services.auth import Principal
-from models import Demand
 
 CONTACT_FIELDS = ("contact_name", "contact_phone", "contact_email")
 
@@ -46,7 +46,7 @@ def ensure_leader_editor(principal: Principal, leader_id: int) -> None:
 
 
 def demand_leader(session: Session, demand_id: int) -> int:
-    demand = session.get(Demand, demand_id)
+    demand = demand_repo.get(session, demand_id, include_deleted=True)
     if demand is None:
         raise NotFound(f"need {demand_id} not found", f"需求 {demand_id} 不存在")
     return demand.leader_id

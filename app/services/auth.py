@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -27,15 +26,18 @@ from app.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from app.repositories import leaders as leader_repo
+from app.repositories import smes as sme_repo
 from app.repositories import users as repo
 from app.schemas.auth import (
     SKELETON_STEPS,
+    UserRead,
     clean_username,
     username_key,
     username_problem,
     username_skeleton,
 )
-from models import AuthToken, ChainLeader, LoginFailure, SmeProfile, User, utcnow
+from models import AuthToken, LoginFailure, User, utcnow
 
 ROLES = ("admin", "organizer", "leader", "sme")
 ROLE_LABELS = {
@@ -199,7 +201,7 @@ def _check_binding(session: Session, role: str, leader_id: int | None, sme_id: i
                 "只有中小企业账号可绑定企业档案",
             )
         )
-    if leader_id is not None and session.get(ChainLeader, leader_id) is None:
+    if leader_id is not None and leader_repo.get(session, leader_id, include_deleted=True) is None:
         errors.append(
             FieldError(
                 ("body", "leader_id"),
@@ -207,7 +209,7 @@ def _check_binding(session: Session, role: str, leader_id: int | None, sme_id: i
                 f"链主企业 {leader_id} 不存在",
             )
         )
-    if sme_id is not None and session.get(SmeProfile, sme_id) is None:
+    if sme_id is not None and sme_repo.get(session, sme_id, include_deleted=True) is None:
         errors.append(
             FieldError(
                 ("body", "sme_id"),
@@ -602,7 +604,7 @@ def create_personal_token(
 
 def revoke(session: Session, principal: Principal, token_id: int) -> None:
     """Revoke one of one's own tokens (admins: anyone's)."""
-    row = session.get(AuthToken, token_id)
+    row = repo.token(session, token_id)
     if row is None or (principal.role != "admin" and row.user_id != principal.user_id):
         raise NotFound(f"token {token_id} not found", f"令牌 {token_id} 不存在")
     if row.revoked_at is None:
@@ -653,9 +655,20 @@ def _record_use(session: Session, row: AuthToken, now: datetime) -> None:
     set_committed_value(row, "last_used_at", now)
 
     def work(write: Session) -> None:
-        write.execute(
-            update(AuthToken).where(AuthToken.id == token_id).values(last_used_at=now),
-            execution_options={"synchronize_session": False},
-        )
+        repo.record_token_use(write, token_id, now)
 
     write_at_end(session, work)
+
+
+def user_read(user: User) -> UserRead:
+    """An account as the API shows it."""
+    return UserRead(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        role_label=ROLE_LABELS[user.role],
+        leader_id=user.leader_id,
+        sme_id=user.sme_id,
+        active=user.active,
+    )

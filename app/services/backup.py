@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from sqlalchemy import Connection, LargeBinary, func, insert, select, text
+from sqlalchemy import Connection, LargeBinary
 from sqlalchemy.sql.sqltypes import Date, DateTime
 
 from app.errors import Conflict
+from app.repositories import backup as repo
 from app.services.spreadsheet import append_row, save_workbook
 from models import metadata
 
@@ -47,7 +48,7 @@ def export_jsonl(conn: Connection, directory: Path) -> dict[str, int]:
     counts = {}
     for table in metadata.sorted_tables:
         order = list(table.primary_key.columns) or list(table.columns)
-        rows = conn.execute(select(table).order_by(*order))
+        rows = repo.rows(conn, table, order)
         with (directory / f"{table.name}.jsonl").open("w", encoding="utf-8") as f:
             n = 0
             for row in rows:
@@ -73,7 +74,7 @@ def export_xlsx(conn: Connection, path: Path) -> None:
         ws = wb.create_sheet(name)
         columns = [c.name for c in table.columns if not isinstance(c.type, LargeBinary)]
         append_row(ws, columns)
-        for row in conn.execute(select(table).order_by(*table.primary_key.columns)):
+        for row in repo.rows(conn, table):
             # append_row makes user text inert (no formula cells) and writes aware datetimes
             # in UTC; lists and dicts are shown as JSON text.
             append_row(
@@ -89,7 +90,7 @@ def export_xlsx(conn: Connection, path: Path) -> None:
 def restore_jsonl(conn: Connection, directory: Path) -> dict[str, int]:
     """Load an export into an empty database (same ids), then move the id sequences on."""
     for table in metadata.sorted_tables:
-        if conn.execute(select(func.count()).select_from(table)).scalar():
+        if not repo.is_empty(conn, table):
             raise Conflict(
                 f"table {table.name} is not empty; restore needs an empty database",
                 f"数据表 {table.name} 非空，恢复需要空数据库",
@@ -107,20 +108,15 @@ def restore_jsonl(conn: Connection, directory: Path) -> dict[str, int]:
                 raw = json.loads(line)
                 batch.append({c.name: _decode(c, raw.get(c.name)) for c in table.columns})
                 if len(batch) >= CHUNK:
-                    conn.execute(insert(table), batch)
+                    repo.insert_rows(conn, table, batch)
                     n += len(batch)
                     batch = []
         if batch:
-            conn.execute(insert(table), batch)
+            repo.insert_rows(conn, table, batch)
             n += len(batch)
         counts[table.name] = n
     if conn.dialect.name == "postgresql":
         for table in metadata.sorted_tables:
             if "id" in table.columns and table.columns["id"].autoincrement is not False:
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                        f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
-                    )
-                )
+                repo.move_sequence_past_ids(conn, table)
     return counts

@@ -814,7 +814,7 @@ class MeetingChange:
 
 
 def _meeting_row(session: Session, meeting_id: int) -> Meeting:
-    m = session.get(Meeting, meeting_id)
+    m = repo.meeting(session, meeting_id)
     if m is None:
         raise NotFound(f"meeting {meeting_id} not found", f"会谈 {meeting_id} 不存在")
     return m

@@ -1,14 +1,15 @@
 """Interest in a pair: either side says it wants to talk; both sides reveal contacts."""
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import FieldError, Forbidden, InvalidInput, NotFound
+from app.repositories import demands as demand_repo
+from app.repositories import smes as sme_repo
 from app.repositories import users as repo
 from app.schemas.auth import InterestCreate, InterestRead
 from app.services import access, feedback
 from app.services.auth import Principal
-from models import Demand, Interest, SmeProfile
+from models import Interest
 
 
 def _read(row: Interest, mutual: bool) -> InterestRead:
@@ -32,18 +33,14 @@ def _mutual(session: Session, rows: list[Interest]) -> set[tuple[int, int]]:
     sides: dict[tuple[int, int], set[str]] = {}
     leaders = {p[0] for p in pairs}
     smes = {p[1] for p in pairs}
-    for leader_id, sme_id, side in session.execute(
-        select(Interest.leader_id, Interest.sme_id, Interest.side).where(
-            Interest.leader_id.in_(leaders), Interest.sme_id.in_(smes)
-        )
-    ):
+    for leader_id, sme_id, side in repo.interest_sides(session, leaders, smes):
         sides.setdefault((leader_id, sme_id), set()).add(side)
     return {p for p, s in sides.items() if s == {"leader", "sme"}}
 
 
 def express(session: Session, principal: Principal, data: InterestCreate) -> InterestRead:
     """Record the caller's interest (idempotent): a leader in an SME, an SME in a need."""
-    demand = session.get(Demand, data.demand_id)
+    demand = demand_repo.get(session, data.demand_id, include_deleted=True)
     if (
         demand is None
         or demand.deleted_at is not None
@@ -67,7 +64,7 @@ def express(session: Session, principal: Principal, data: InterestCreate) -> Int
             "interest is expressed by a leader or an SME account",
             "只有链主企业或中小企业账号可以表达对接意向",
         )
-    sme = session.get(SmeProfile, sme_id)
+    sme = sme_repo.get(session, sme_id, include_deleted=True)
     if sme is None or sme.deleted_at is not None:
         raise NotFound(f"SME profile {sme_id} not found", f"中小企业档案 {sme_id} 不存在")
     row = repo.interest(session, side, demand.id, sme_id)
@@ -101,7 +98,7 @@ def list_for(session: Session, principal: Principal) -> list[InterestRead]:
 
 def withdraw(session: Session, principal: Principal, interest_id: int) -> None:
     """Take back one's own interest."""
-    row = session.get(Interest, interest_id)
+    row = repo.interest_by_id(session, interest_id)
     own = row is not None and (
         principal.role == "admin"
         or (

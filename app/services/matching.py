@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -288,7 +287,7 @@ class MatchingRuntime:
                 self.matcher.upsert_profiles(docs, vectors)
             t = phase("matcher_upsert_profiles", t)
             del vectors
-            demands = list(session.scalars(select(Demand).where(Demand.deleted_at.is_(None))))
+            demands = repo.live_needs(session)
             t = phase("need_rows", t)
             self._apply_demands(session, demands)
             t = phase("needs_apply", t)
@@ -505,8 +504,7 @@ class MatchingRuntime:
                     self.matcher.remove_profiles(set(chunk) - set(found))
                     self._apply_smes(session, list(found.values()))
             if "demand" in todo:
-                rows = session.scalars(select(Demand).where(Demand.id.in_(todo["demand"])))
-                found = list(rows)
+                found = repo.needs_by_ids(session, todo["demand"])
                 self.matcher.remove_needs(todo["demand"] - {r.id for r in found})
                 self._apply_demands(session, found)
             applied = sum(len(v) for v in todo.values())
@@ -698,7 +696,7 @@ class MatchingRuntime:
                 ]
             demand_ids = [i for t, i in claimed if t == "demand"]
             if demand_ids:
-                needs = session.scalars(select(Demand).where(Demand.id.in_(demand_ids)))
+                needs = repo.needs_by_ids(session, demand_ids)
                 jobs += [("demand", d.id, match_docs.demand_match_text(d)) for d in needs]
             session.commit()
         return jobs
