@@ -44,13 +44,14 @@ def test_queued_rows_are_imported_by_the_worker_and_ranked(
     client: TestClient, session_factory, settings, session: Session
 ) -> None:
     rows = [sme_payload(name=f"青岛导入{i}号精密机械有限公司") for i in range(3)]
+    before = session.scalar(select(func.count(SmeProfile.id)))
     r = client.post("/api/v1/import/jobs/smes/rows", json=rows)
     job = made(r, 202)
     assert r.headers["Location"] == f"/api/v1/import/jobs/{job['id']}"
     assert job["status"] == "queued" and job["status_label"] == "排队中"
     assert job["queued_ahead"] == 0 and job["ids"] == []
     # Nothing is stored until the worker runs it.
-    assert session.scalar(select(func.count(SmeProfile.id))) == 0
+    assert session.scalar(select(func.count(SmeProfile.id))) == before
 
     done = work(client, session_factory, settings)
     assert done.id == job["id"] and done.status == "done"
@@ -75,6 +76,7 @@ def test_a_bad_row_fails_the_job_with_every_row_reported_and_stores_nothing(
         sme_payload(name="淄博好行三有限公司"),
         sme_payload(name="淄博好行四有限公司", tier="不存在的梯度"),
     ]
+    before = session.scalar(select(func.count(SmeProfile.id)))
     job = made(client.post("/api/v1/import/jobs/smes/rows", json=rows), 202)
     assert work(client, session_factory, settings).status == "failed"
     job = made(client.get(f"/api/v1/import/jobs/{job['id']}"), 200)
@@ -82,7 +84,7 @@ def test_a_bad_row_fails_the_job_with_every_row_reported_and_stores_nothing(
     assert job["created"] == 0 and job["ids"] == []
     assert {e["row"] for e in job["errors"]} == {1, 3}
     assert all(e["msg_zh"] for e in job["errors"])
-    assert session.scalar(select(func.count(SmeProfile.id))) == 0
+    assert session.scalar(select(func.count(SmeProfile.id))) == before
 
 
 def test_a_file_job_imports_like_the_synchronous_import(
