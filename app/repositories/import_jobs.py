@@ -70,26 +70,19 @@ def claim_next(session: Session, me: str) -> int | None:
     return None
 
 
-def requeue_stale(session: Session, before: datetime, max_attempts: int) -> tuple[int, int]:
-    """Jobs left running by a worker that died: queue them again, or fail them after
-    `max_attempts`. Returns (queued again, failed)."""
+def requeue_stale(
+    session: Session, before: datetime, max_attempts: int, errors: list[dict]
+) -> tuple[int, int]:
+    """Jobs left running by a worker that died: queue them again, or fail them (with `errors`)
+    after `max_attempts`. Returns (queued again, failed). Writes nothing when none is stale:
+    every worker asks at each poll, and on SQLite a write takes the database's lock."""
     stale = ImportJob.status == "running", ImportJob.started_at < before
+    if session.scalar(select(ImportJob.id).where(*stale).limit(1)) is None:
+        return 0, 0
     failed = session.execute(
         update(ImportJob)
         .where(*stale, ImportJob.attempts >= max_attempts)
-        .values(
-            status="failed",
-            finished_at=utcnow(),
-            errors=[
-                {
-                    "type": "worker_lost",
-                    "loc": [],
-                    "field": "",
-                    "msg": "the import stopped before it finished; nothing was stored",
-                    "msg_zh": "导入未完成即中断，未保存任何数据，请重新提交",
-                }
-            ],
-        )
+        .values(status="failed", finished_at=utcnow(), errors=errors)
     ).rowcount
     queued = session.execute(
         update(ImportJob).where(*stale).values(status="queued", claimed_by="")

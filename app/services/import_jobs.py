@@ -34,6 +34,18 @@ log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=30)
 MAX_ATTEMPTS = 3
 FILE_FORMATS = (".xlsx", ".csv")
+WORKER_LOST = FieldError(
+    loc=(),
+    msg="the import stopped before it finished; nothing was stored",
+    msg_zh="导入未完成即中断，未保存任何数据，请重新提交",
+    type="worker_lost",
+)
+INTERNAL_ERROR = FieldError(
+    loc=(),
+    msg="the import failed inside the service; nothing was stored",
+    msg_zh="服务内部错误，未保存任何数据",
+    type="internal_error",
+)
 
 
 def _read(session: Session, job: ImportJob, with_ids: bool = True) -> ImportJobRead:
@@ -168,7 +180,7 @@ def _execute(
     return result.created, result.updated, result.ids
 
 
-def _finish(factory: sessionmaker[Session], job_id: int, errors: list[dict]) -> None:
+def _fail(factory: sessionmaker[Session], job_id: int, errors: list[dict]) -> None:
     with factory() as session:
         job = repo.get(session, job_id)
         if job is not None:
@@ -191,7 +203,9 @@ def run_next(
     `runtime.after_commit`) applies the rows to this process's index at once.
     """
     with factory() as session:
-        queued, failed = repo.requeue_stale(session, utcnow() - STALE_AFTER, MAX_ATTEMPTS)
+        queued, failed = repo.requeue_stale(
+            session, utcnow() - STALE_AFTER, MAX_ATTEMPTS, [WORKER_LOST.as_dict()]
+        )
         if queued or failed:
             log.warning("import jobs left running: %d queued again, %d failed", queued, failed)
         job_id = repo.claim_next(session, me)
@@ -210,22 +224,10 @@ def run_next(
             job.content = b""
             session.commit()
     except InvalidInput as exc:
-        _finish(factory, job_id, [e.as_dict() for e in exc.errors])
+        _fail(factory, job_id, [e.as_dict() for e in exc.errors])
     except Exception:
         log.exception("import job %d failed", job_id)
-        _finish(
-            factory,
-            job_id,
-            [
-                {
-                    "type": "internal_error",
-                    "loc": [],
-                    "field": "",
-                    "msg": "the import failed inside the service; nothing was stored",
-                    "msg_zh": "服务内部错误，未保存任何数据",
-                }
-            ],
-        )
+        _fail(factory, job_id, [INTERNAL_ERROR.as_dict()])
     else:
         if after_commit is not None:
             after_commit()

@@ -204,3 +204,20 @@ def test_a_job_left_running_by_a_dead_worker_is_run_again_then_given_up(
     assert work(client, session_factory, settings) is None
     job = made(client.get(f"/api/v1/import/jobs/{job['id']}"), 200)
     assert job["status"] == "failed" and job["errors"][0]["type"] == "worker_lost"
+
+
+def test_an_idle_poll_writes_nothing(session_factory, settings, connection) -> None:
+    """Every worker polls each second: on SQLite a write would take the database's lock."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(connection, "before_cursor_execute", seen)
+    try:
+        assert import_jobs.run_next(session_factory, settings, None, "idle") is None
+    finally:
+        event.remove(connection, "before_cursor_execute", seen)
+    assert statements and set(statements) <= {"SELECT", "SAVEPOINT", "RELEASE"}
