@@ -128,15 +128,9 @@ def get_session(request: Request) -> Iterator[Session]:
     session: Session = (state.read_session_factory if reads else state.session_factory)()
     try:
         yield session
-        if getattr(request.state, "refused", False) and not session.info.get("commit_on_error"):
-            # A console page that answers with an error keeps nothing a service wrote before it
-            # refused (the handler returned normally, so no exception rolls it back).
-            session.rollback()
-            dirty = False
-        else:
-            _write_queued(session, state.session_factory)
-            session.commit()
-            dirty = session.info.pop("index_dirty", False)
+        _write_queued(session, state.session_factory)
+        session.commit()
+        dirty = session.info.pop("index_dirty", False)
     except BaseException:
         if session.info.pop("commit_on_error", False):
             # A refused login still counts towards the rate limit.

@@ -7,7 +7,7 @@ from fastapi.staticfiles import StaticFiles
 from app.config import PROJECT_ROOT
 from app.errors import DomainError, domain_response
 from app.routers.web import claims, leader, organizer, pages, sme
-from app.routers.web.common import LoginRequired, WrongRole, render
+from app.routers.web.common import LoginRequired, PageRefused, WrongRole, page_response
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
@@ -34,10 +34,15 @@ def install(app: FastAPI) -> None:
         if request.url.path.startswith("/api/"):
             return domain_response(exc)
         user = getattr(request.state, "principal", None)
-        return render(
+        return page_response(
             request, "web/error.html", user, status_code=exc.status_code, message=exc.message_zh
         )
 
+    @app.exception_handler(PageRefused)
+    async def _refused(_: Request, exc: PageRefused) -> Response:
+        """A page that refused (its form with the errors in place); nothing it wrote is kept."""
+        return exc.response
+
     @app.exception_handler(WrongRole)
     async def _wrong_role(request: Request, _: WrongRole) -> HTMLResponse:
-        return render(request, "web/forbidden.html", status_code=403)
+        return page_response(request, "web/forbidden.html", status_code=403)

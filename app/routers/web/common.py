@@ -56,6 +56,17 @@ class WrongRole(Exception):
     """A signed-in user opened another role's page."""
 
 
+class PageRefused(Exception):
+    """A console page that refuses the request (a form with errors, a missing record).
+
+    Raised, not returned, so the request's session rolls back whatever a service wrote before
+    it refused; the one HTML error handler (app.routers.web.install) answers with `response`.
+    """
+
+    def __init__(self, response: HTMLResponse) -> None:
+        self.response = response
+
+
 def web_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
     """The signed-in user of a console page (session cookie); otherwise off to /login."""
     token = request.cookies.get(SESSION_COOKIE)
@@ -97,16 +108,14 @@ NOTICE_COOKIE = "chainmatch_notice"
 NOTICE_MAX_CHARS = 300
 
 
-def render(
+def page_response(
     request: Request,
     template: str,
     user: Principal | None = None,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    """A console page; the notice of the redirect that led here shows at the top, once."""
-    if status_code >= 400:
-        request.state.refused = True
+    """A console page as a response, never raised (the error handlers answer with it)."""
     raw = request.cookies.get(NOTICE_COOKIE)
     notice = unquote(raw)[:NOTICE_MAX_CHARS] if raw else None
     response = TEMPLATES.TemplateResponse(
@@ -117,6 +126,25 @@ def render(
     )
     if raw is not None:
         response.delete_cookie(NOTICE_COOKIE, path="/")
+    return response
+
+
+def render(
+    request: Request,
+    template: str,
+    user: Principal | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A console page; the notice of the redirect that led here shows at the top, once.
+
+    A page with an error status (a form refused, a record missing) is raised as PageRefused
+    rather than returned: the request's session then rolls back what a service wrote before it
+    refused, with no savepoint or flag in the handlers.
+    """
+    response = page_response(request, template, user, status_code, **context)
+    if status_code >= 400:
+        raise PageRefused(response)
     return response
 
 
