@@ -1,4 +1,5 @@
-"""Shared parts of the web console: templates, the signed-in user, form errors, redirects."""
+"""Shared parts of the web console: templates, the signed-in user, forms and their errors,
+redirects, and the bits of match pages that several roles show."""
 
 import re
 from pathlib import Path
@@ -10,10 +11,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from app.deps import SESSION_COOKIE, SessionDep, SettingsDep, bind_principal
 from app.errors import DomainError, InvalidInput, Unauthorized, field_errors_from_pydantic
-from app.services import auth
+from app.services import auth, taxonomy
 from app.services.auth import Principal
 from matching import vocab
 
@@ -163,6 +166,14 @@ def redirect(url: str, msg: str | None = None) -> RedirectResponse:
     return response
 
 
+async def _form(request: Request) -> FormData:
+    """The posted form, read once; the endpoints stay synchronous (their database work blocks)."""
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(_form)]
+
+
 def form_errors(exc: Exception) -> dict[str, str]:
     """Field name -> Chinese message, for showing errors next to their inputs.
 
@@ -184,6 +195,13 @@ def form_errors(exc: Exception) -> dict[str, str]:
     return out
 
 
+def page_errors(exc: Exception) -> dict[str, str]:
+    """Form errors; a domain error that names its field (a taken credit code) shows there."""
+    if isinstance(exc, DomainError) and exc.extra.get("field"):
+        return {str(exc.extra["field"]): exc.message_zh}
+    return form_errors(exc)
+
+
 def status_of(exc: Exception) -> int:
     """HTTP status of a refused form: the domain error's own (409 conflict...) or 422."""
     return exc.status_code if isinstance(exc, DomainError) else 422
@@ -196,3 +214,30 @@ def split_list(text: str | None) -> list[str]:
     for sep in ("\n", "、", "，", "；", ";", ","):
         text = text.replace(sep, "\n")
     return [part.strip() for part in text.split("\n") if part.strip()]
+
+
+def chain_options(session: Session) -> list[tuple[str, str]]:
+    """(code, name) of the current version's chains, for checkboxes and selects."""
+    return [(c.code, c.name) for c in taxonomy.list_chains(session, None)]
+
+
+# Chinese names of the score components, in the order they are shown.
+COMPONENT_LABELS = {
+    "dense": "语义相近",
+    "lexical": "用词相近",
+    "terms": "关键词命中",
+    "link": "产业链环节",
+    "certificates": "资质",
+    "tier": "企业梯度",
+    "region": "地区",
+    "capacity": "产能",
+    "supplied": "配套经历",
+    "must_missing": "缺必备资质",
+}
+CONTACT_NOTE = "双方表达意向或安排会谈后可见联系方式"
+
+
+def bar_scale(items: list[Any]) -> float:
+    """The scale of the component bars: the largest positive contribution on the page."""
+    top = max((v for m in items for v in m.components.values() if v > 0), default=0.0)
+    return max(top, 1.0)

@@ -10,13 +10,17 @@ from sqlalchemy.orm import Session
 from app.deps import IndexDep, PathId, SessionDep
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.repositories.demands import DemandFilters
-from app.routers.web.common import LeaderUser, redirect, render, split_list, status_of
-from app.routers.web.sme import (
+from app.routers.web.common import (
     COMPONENT_LABELS,
     CONTACT_NOTE,
     FormDep,
+    LeaderUser,
     bar_scale,
     page_errors,
+    redirect,
+    render,
+    split_list,
+    status_of,
 )
 from app.schemas.auth import InterestCreate
 from app.schemas.demand import DemandCreate, DemandRead, DemandUpdate

@@ -1,8 +1,8 @@
 """Console pages of the sme role: profile, fitting needs with explanations, interest, events."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -11,8 +11,13 @@ from starlette.datastructures import FormData
 from app.deps import IndexDep, PathId, SessionDep
 from app.errors import DomainError, InvalidInput, NotFound
 from app.routers.web.common import (
+    COMPONENT_LABELS,
+    CONTACT_NOTE,
+    FormDep,
     SmeUser,
-    form_errors,
+    bar_scale,
+    chain_options,
+    page_errors,
     redirect,
     render,
     split_list,
@@ -20,52 +25,11 @@ from app.routers.web.common import (
 )
 from app.schemas.auth import InterestCreate, InterestRead
 from app.schemas.sme import SmeCreate, SmeRead, SmeUpdate
-from app.services import access, auth, demands, events, interests, matches, smes, taxonomy
+from app.services import access, auth, demands, events, interests, matches, smes
 from app.services.auth import Principal
 from matching import vocab
 
 router = APIRouter(include_in_schema=False)
-
-# Chinese names of the score components, in the order they are shown.
-COMPONENT_LABELS = {
-    "dense": "语义相近",
-    "lexical": "用词相近",
-    "terms": "关键词命中",
-    "link": "产业链环节",
-    "certificates": "资质",
-    "tier": "企业梯度",
-    "region": "地区",
-    "capacity": "产能",
-    "supplied": "配套经历",
-    "must_missing": "缺必备资质",
-}
-CONTACT_NOTE = "双方表达意向或安排会谈后可见联系方式"
-
-
-async def _form(request: Request) -> FormData:
-    """The posted form, read once; the endpoints stay synchronous (their database work blocks)."""
-    return await request.form()
-
-
-FormDep = Annotated[FormData, Depends(_form)]
-
-
-def page_errors(exc: Exception) -> dict[str, str]:
-    """Form errors; a domain error that names its field (a taken credit code) shows there."""
-    if isinstance(exc, DomainError) and exc.extra.get("field"):
-        return {str(exc.extra["field"]): exc.message_zh}
-    return form_errors(exc)
-
-
-def bar_scale(items: list[Any]) -> float:
-    """The scale of the component bars: the largest positive contribution on the page."""
-    top = max((v for m in items for v in m.components.values() if v > 0), default=0.0)
-    return max(top, 1.0)
-
-
-def chain_options(session: Session) -> list[tuple[str, str]]:
-    """(code, name) of the current version's chains, for checkboxes and selects."""
-    return [(c.code, c.name) for c in taxonomy.list_chains(session, None)]
 
 
 def _my_profile(session: Session, user: Principal) -> SmeRead | None:
