@@ -243,7 +243,8 @@ def test_plan_match_list_schedule_and_grid(
     r = organizer.post(f"/organizer/events/{event_id}/participants/S{extra['id']}/remove")
     assert r.status_code == 200 and f"已移除参会方 S{extra['id']}" in r.text
     assert len(made(client.get(f"/api/v1/events/{event_id}/participants"), 200)) == 8
-    assert organizer.post(f"/organizer/events/{event_id}/participants/X1/remove").status_code == 404
+    r = organizer.post(f"/organizer/events/{event_id}/participants/X1/remove")
+    assert r.status_code == 404 and "X1 不是本活动的参会方" in r.text
     chosen = made(client.get(f"/api/v1/events/{event_id}/schedule"), 200)["unplaced"]
     pairs = {(m["leader_id"], m["sme_id"]) for m in chosen}
     assert (l0, s0) not in pairs and (l0, s5) in pairs
@@ -306,6 +307,9 @@ def test_conflicting_move_is_shown_and_changes_nothing(
     assert "调整后与日程冲突" in r.text and 'class="conflict-list"' in r.text
     assert a["leader_name"] in cell(r.text, "class", "conflict-list")
     assert "仍然保存（强制）" in r.text
+    # the grid on the refused page shows what is stored, not the move the service flushed
+    assert f'data-meeting-id="{a["id"]}"' in grid_cell(r.text, a["slot"], a["table"])
+    assert f'data-meeting-id="{a["id"]}"' not in grid_cell(r.text, clash["slot"], a["table"])
     after = made(client.get(f"/api/v1/events/{event_id}/schedule"), 200)
     assert after["meetings"] == before["meetings"] and after["conflicts"] == []
 

@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from app.deps import SESSION_COOKIE, SessionDep, SettingsDep, bind_principal
-from app.errors import DomainError, InvalidInput, Unauthorized, field_errors_from_pydantic
+from app.errors import (
+    DomainError,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    field_errors_from_pydantic,
+)
 from app.services import auth, taxonomy
 from app.services.auth import Principal
 from matching import vocab
@@ -218,7 +224,10 @@ def split_list(text: str | None) -> list[str]:
 
 def chain_options(session: Session) -> list[tuple[str, str]]:
     """(code, name) of the current version's chains, for checkboxes and selects."""
-    return [(c.code, c.name) for c in taxonomy.list_chains(session, None)]
+    try:
+        return [(c.code, c.name) for c in taxonomy.list_chains(session, None)]
+    except NotFound:
+        return []  # no taxonomy loaded yet: the pages still open, with no chain to pick
 
 
 # Chinese names of the score components, in the order they are shown.
