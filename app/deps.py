@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPBearer
@@ -10,10 +10,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db import SAFE_METHODS, get_session
-from app.errors import FieldError, Forbidden, InvalidInput, Unauthorized
+from app.errors import Forbidden, InvalidInput, Unauthorized
+from app.schemas.common import Page
 from app.services import auth
 from app.services.auth import Principal
 from app.services.matching import MatchingRuntime
+
+T = TypeVar("T")
 
 # Function scope: the commit happens before the response is sent, so a failed commit is an error
 # response, not a lost write behind a 201.
@@ -45,6 +48,10 @@ class PageParams:
     limit: int
     offset: int
 
+    def page(self, items: list[T], total: int) -> Page[T]:
+        """This page of a list whose `total` rows match."""
+        return Page(items=items, total=total, limit=self.limit, offset=self.offset)
+
 
 def page_params(
     settings: SettingsDep,
@@ -71,14 +78,10 @@ def if_match(
         return None
     match = _ETAG.match(value)
     if not match:
-        raise InvalidInput(
-            [
-                FieldError(
-                    loc=("header", "If-Match"),
-                    msg='If-Match must carry the record version, e.g. "3"',
-                    msg_zh='If-Match 应为记录版本号，例如 "3"',
-                )
-            ]
+        raise InvalidInput.one(
+            ("header", "If-Match"),
+            'If-Match must carry the record version, e.g. "3"',
+            'If-Match 应为记录版本号，例如 "3"',
         )
     return int(match.group(1))
 

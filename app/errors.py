@@ -75,10 +75,20 @@ class FieldError:
 
 
 class DomainError(Exception):
-    """Base of errors the service layer raises for the HTTP layer to map."""
+    """Base of errors the service layer raises for the HTTP layer to map.
+
+    A subclass names its HTTP status and its code in the class header (see NotFound).
+    """
 
     status_code = 400
     code = "error"
+
+    def __init_subclass__(cls, status_code: int | None = None, code: str | None = None) -> None:
+        super().__init_subclass__()
+        if status_code is not None:
+            cls.status_code = status_code
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str, message_zh: str | None = None, **extra: Any) -> None:
         super().__init__(message)
@@ -97,33 +107,24 @@ class DomainError(Exception):
         }
 
 
-class NotFound(DomainError):
-    status_code = 404
-    code = "not_found"
+class NotFound(DomainError, status_code=404, code="not_found"):
+    """No such record, or none the caller may see."""
 
 
-class Conflict(DomainError):
-    status_code = 409
-    code = "conflict"
+class Conflict(DomainError, status_code=409, code="conflict"):
+    """The request clashes with the stored state."""
 
 
-class Unauthorized(DomainError):
+class Unauthorized(DomainError, status_code=401, code="unauthorized"):
     """No valid credentials: sign in or send a bearer token."""
 
-    status_code = 401
-    code = "unauthorized"
 
-
-class Forbidden(DomainError):
+class Forbidden(DomainError, status_code=403, code="forbidden"):
     """Valid credentials, but the wrong party for this record or action."""
 
-    status_code = 403
-    code = "forbidden"
 
-
-class TooManyRequests(DomainError):
-    status_code = 429
-    code = "too_many_requests"
+class TooManyRequests(DomainError, status_code=429, code="too_many_requests"):
+    """Too many attempts in the window; `retry_after` says when to try again."""
 
 
 @dataclass
@@ -131,6 +132,13 @@ class InvalidInput(Exception):
     """Input that passed the schema but not the rules that need the database."""
 
     errors: list[FieldError] = field(default_factory=list)
+
+    @classmethod
+    def one(
+        cls, loc: tuple[str | int, ...], msg: str, msg_zh: str, type: str = "value_error"
+    ) -> "InvalidInput":
+        """The 422 of a single problem with one field."""
+        return cls([FieldError(loc=loc, msg=msg, msg_zh=msg_zh, type=type)])
 
 
 def split_message(message: str) -> tuple[str, str]:
@@ -209,13 +217,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StaleDataError)
     async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
-        err = Conflict(
-            "The record was changed by someone else; reload and try again",
-            "记录已被他人修改，请刷新后重试",
+        return domain_response(
+            Conflict(
+                "The record was changed by someone else; reload and try again",
+                "记录已被他人修改，请刷新后重试",
+            )
         )
-        return JSONResponse(status_code=409, content=err.body())
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
-        err = Conflict("The data conflicts with an existing record", "数据与已有记录冲突")
-        return JSONResponse(status_code=409, content=err.body())
+        return domain_response(
+            Conflict("The data conflicts with an existing record", "数据与已有记录冲突")
+        )

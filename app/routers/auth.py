@@ -38,15 +38,7 @@ router = APIRouter(tags=["auth"])
 
 
 def principal_read(p: Principal) -> UserRead:
-    return UserRead(
-        id=p.user_id,
-        username=p.username,
-        display_name=p.display_name,
-        role=p.role,
-        role_label=p.role_label,
-        leader_id=p.leader_id,
-        sme_id=p.sme_id,
-    )
+    return UserRead.of(p, id=p.user_id)
 
 
 def client_ip(request: Request) -> str:
@@ -162,12 +154,7 @@ def create_user(data: UserCreate, session: SessionDep, _admin: AdminDep) -> User
 @router.get("/users", summary="账号列表 / accounts")
 def list_users(session: SessionDep, page: PageDep, _admin: AdminDep) -> Page[UserRead]:
     rows, total = user_repo.list_page(session, page.limit, page.offset)
-    return Page(
-        items=[service.user_read(u) for u in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page.page([service.user_read(u) for u in rows], total)
 
 
 @router.patch("/users/{user_id}", summary="修改账号 / change an account")
@@ -215,9 +202,4 @@ def audit_log(
     """Every recorded write, newest first: who, what, when, before and after."""
     filters = audit_repo.AuditFilters(entity=entity, entity_id=entity_id, actor=actor, since=since)
     rows, total = audit_repo.page(session, filters, page.limit, page.offset)
-    return Page(
-        items=[AuditRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page.page([AuditRead.model_validate(r) for r in rows], total)

@@ -1,7 +1,7 @@
 """Shared field types: each accepts the forms people type and stores one canonical form."""
 
 from collections.abc import Callable
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -49,6 +49,15 @@ class ReadSchema(BaseModel):
     """Base of response schemas."""
 
     model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, obj: Any, **values: Any) -> Self:
+        """The response for `obj`: the fields `values` names from them, the others from the
+        attributes of `obj` of the same names."""
+        for name in cls.model_fields.keys() - values.keys():
+            if hasattr(obj, name):
+                values[name] = getattr(obj, name)
+        return cls(**values)
 
 
 class Page(BaseModel, Generic[T]):

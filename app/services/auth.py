@@ -158,24 +158,18 @@ def _principal(user: User, token_id: int | None = None) -> Principal:
 
 def _check_password_rules(password: str) -> None:
     if len(password) < 8 or len(password) > 256:
-        raise InvalidInput(
-            [
-                FieldError(
-                    loc=("body", "password"),
-                    msg="password must have 8 to 256 characters",
-                    msg_zh="密码长度应为 8 至 256 个字符",
-                    type="string_too_short",
-                )
-            ]
+        raise InvalidInput.one(
+            ("body", "password"),
+            "password must have 8 to 256 characters",
+            "密码长度应为 8 至 256 个字符",
+            type="string_too_short",
         )
 
 
 def _check_binding(session: Session, role: str, leader_id: int | None, sme_id: int | None) -> None:
     """The role is known and the bound firm fits it and exists."""
     if role not in ROLES:
-        raise InvalidInput(
-            [FieldError(("body", "role"), f"role must be one of {ROLES}", "角色取值无效")]
-        )
+        raise InvalidInput.one(("body", "role"), f"role must be one of {ROLES}", "角色取值无效")
     errors = []
     if role == "leader" and leader_id is None:
         errors.append(
@@ -226,7 +220,7 @@ def _checked_name(username: str) -> str:
     name = clean_username(username)
     problem = username_problem(name)
     if problem is not None:
-        raise InvalidInput([FieldError(("body", "username"), problem[0], problem[1])])
+        raise InvalidInput.one(("body", "username"), *problem)
     return name
 
 
@@ -662,13 +656,4 @@ def _record_use(session: Session, row: AuthToken, now: datetime) -> None:
 
 def user_read(user: User) -> UserRead:
     """An account as the API shows it."""
-    return UserRead(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
-        role_label=ROLE_LABELS[user.role],
-        leader_id=user.leader_id,
-        sme_id=user.sme_id,
-        active=user.active,
-    )
+    return UserRead.of(user, role_label=ROLE_LABELS[user.role])

@@ -11,7 +11,7 @@ account register it under that code. Every step is a write, so it is in the audi
 
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.repositories import claims as repo
 from app.repositories import enterprises as enterprise_repo
 from app.schemas.claim import CLAIM_STATUS_LABELS, ClaimCreate, ClaimDecision, ClaimRead
@@ -22,20 +22,13 @@ from models import EnterpriseClaim, utcnow
 
 
 def _read(claim: EnterpriseClaim) -> ClaimRead:
-    user = claim.user
-    return ClaimRead(
-        id=claim.id,
-        user_id=claim.user_id,
+    user, firm = claim.user, claim.enterprise
+    return ClaimRead.of(
+        claim,
         username=user.username,
-        enterprise_id=claim.enterprise_id,
-        enterprise_name=claim.enterprise.name,
-        uscc=claim.enterprise.uscc,
-        note=claim.note,
-        status=claim.status,
+        enterprise_name=firm.name,
+        uscc=firm.uscc,
         status_label=CLAIM_STATUS_LABELS[claim.status],
-        decision_note=claim.decision_note,
-        created_at=claim.created_at,
-        decided_at=claim.decided_at,
         sme_id=user.sme_id if claim.status == "approved" else None,
     )
 
@@ -55,14 +48,10 @@ def create(session: Session, principal: Principal, data: ClaimCreate) -> ClaimRe
         )
     enterprise = enterprise_repo.by_uscc(session, [data.uscc]).get(data.uscc)
     if enterprise is None:
-        raise InvalidInput(
-            [
-                FieldError(
-                    loc=("body", "uscc"),
-                    msg="no firm is on record under this credit code: register the profile",
-                    msg_zh="该统一社会信用代码尚无登记记录，请直接登记企业档案",
-                )
-            ]
+        raise InvalidInput.one(
+            ("body", "uscc"),
+            "no firm is on record under this credit code: register the profile",
+            "该统一社会信用代码尚无登记记录，请直接登记企业档案",
         )
     for status in ("pending", "approved"):
         found = repo.find(session, principal.user_id, enterprise.id, status)

@@ -15,20 +15,14 @@ def validate_rows(
 ) -> tuple[list[M | None], list[FieldError]]:
     """Validate every row against `schema`; rows that fail are None and their errors collected."""
     if len(rows) > max_rows:
-        raise InvalidInput(
-            [
-                FieldError(
-                    loc=("body",),
-                    msg=f"at most {max_rows} rows per request, got {len(rows)}",
-                    msg_zh=f"每次最多 {max_rows} 行，实际 {len(rows)} 行",
-                    type="too_long",
-                )
-            ]
+        raise InvalidInput.one(
+            ("body",),
+            f"at most {max_rows} rows per request, got {len(rows)}",
+            f"每次最多 {max_rows} 行，实际 {len(rows)} 行",
+            type="too_long",
         )
     if not rows:
-        raise InvalidInput(
-            [FieldError(loc=("body",), msg="no rows", msg_zh="没有数据行", type="too_short")]
-        )
+        raise InvalidInput.one(("body",), "no rows", "没有数据行", type="too_short")
     adapter = TypeAdapter(schema)
     out: list[M | None] = []
     errors: list[FieldError] = []

@@ -49,21 +49,10 @@ INTERNAL_ERROR = FieldError(
 
 
 def _read(session: Session, job: ImportJob, with_ids: bool = True) -> ImportJobRead:
-    return ImportJobRead(
-        id=job.id,
-        kind=job.kind,
-        format=job.format,
-        filename=job.filename,
-        upsert=job.upsert,
-        size_bytes=job.size_bytes,
-        status=job.status,
+    return ImportJobRead.of(
+        job,
         status_label=JOB_STATUS_LABELS[job.status],
         queued_ahead=repo.position(session, job) if job.status == "queued" else 0,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        created=job.created,
-        updated=job.updated,
         ids=list(job.ids or []) if with_ids else [],
         errors=list(job.errors or []),
     )
@@ -117,14 +106,10 @@ def submit_rows(
 ) -> ImportJobRead:
     """Queue JSON rows (the bodies POST /smes or /demands takes), at most max_bulk_rows."""
     if len(rows) > settings.max_bulk_rows:
-        raise InvalidInput(
-            [
-                FieldError(
-                    loc=("body",),
-                    msg=f"at most {settings.max_bulk_rows} rows a job",
-                    msg_zh=f"每次最多导入 {settings.max_bulk_rows} 条",
-                )
-            ]
+        raise InvalidInput.one(
+            ("body",),
+            f"at most {settings.max_bulk_rows} rows a job",
+            f"每次最多导入 {settings.max_bulk_rows} 条",
         )
     content = json.dumps(rows, ensure_ascii=False).encode("utf-8")
     return _queue(

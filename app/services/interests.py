@@ -2,7 +2,7 @@
 
 from sqlalchemy.orm import Session
 
-from app.errors import FieldError, Forbidden, InvalidInput, NotFound
+from app.errors import Forbidden, InvalidInput, NotFound
 from app.repositories import demands as demand_repo
 from app.repositories import smes as sme_repo
 from app.repositories import users as repo
@@ -13,16 +13,7 @@ from models import Interest
 
 
 def _read(row: Interest, mutual: bool) -> InterestRead:
-    return InterestRead(
-        id=row.id,
-        side=row.side,
-        demand_id=row.demand_id,
-        leader_id=row.leader_id,
-        sme_id=row.sme_id,
-        note=row.note,
-        created_at=row.created_at,
-        mutual=mutual,
-    )
+    return InterestRead.of(row, mutual=mutual)
 
 
 def _mutual(session: Session, rows: list[Interest]) -> set[tuple[int, int]]:
@@ -51,9 +42,7 @@ def express(session: Session, principal: Principal, data: InterestCreate) -> Int
         if principal.leader_id != demand.leader_id:
             raise Forbidden("this need belongs to another leader", "该需求属于其他链主企业")
         if data.sme_id is None:
-            raise InvalidInput(
-                [FieldError(("body", "sme_id"), "name the SME", "请指明感兴趣的中小企业")]
-            )
+            raise InvalidInput.one(("body", "sme_id"), "name the SME", "请指明感兴趣的中小企业")
         side, sme_id = "leader", data.sme_id
     elif principal.role == "sme" and principal.sme_id is not None:
         if data.sme_id not in (None, principal.sme_id):
