@@ -1,7 +1,7 @@
 """Domain errors and their HTTP form: field-level, bilingual, never a 500 for user input."""
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
+
+T = TypeVar("T")
 
 # Chinese wording of pydantic's error types; the English comes from pydantic itself.
 _ZH_BY_TYPE = {
@@ -139,6 +141,13 @@ class InvalidInput(Exception):
     ) -> "InvalidInput":
         """The 422 of a single problem with one field."""
         return cls([FieldError(loc=loc, msg=msg, msg_zh=msg_zh, type=type)])
+
+
+def found(value: T | None, error: DomainError) -> T:
+    """`value`, unless it is None: then `error` (a NotFound, mostly) is raised."""
+    if value is None:
+        raise error
+    return value
 
 
 def split_message(message: str) -> tuple[str, str]:

@@ -58,14 +58,9 @@ def login(
     A known-device cookie from the console (`chainmatch_device`), sent along, keeps the account
     reachable while strangers' failed guesses have it limited.
     """
+    device = request.cookies.get(service.DEVICE_COOKIE)
     token, row, user = service.login(
-        session,
-        settings,
-        data.username,
-        data.password,
-        client_ip(request),
-        reader,
-        device=request.cookies.get(service.DEVICE_COOKIE),
+        session, settings, **data.model_dump(), ip=client_ip(request), reader=reader, device=device
     )
     return LoginRead(access_token=token, expires_at=row.expires_at, user=service.user_read(user))
 
@@ -86,13 +81,7 @@ def signup(
     one answer whether it is taken, reserved or a lookalike.
     """
     user = service.sme_signup(
-        session,
-        settings,
-        data.username,
-        data.password,
-        data.display_name,
-        ip=client_ip(request),
-        reader=reader,
+        session, settings, **data.model_dump(), ip=client_ip(request), reader=reader
     )
     # The password was set just now: no second Argon2 check while the account is being written.
     token, row = service.start_session(session, settings, user)

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.errors import Forbidden, NotFound
+from app.errors import Forbidden, NotFound, found
 from app.repositories import demands as demand_repo
 from app.repositories import users as user_repo
 from app.services.auth import Principal
@@ -46,10 +46,8 @@ def ensure_leader_editor(principal: Principal, leader_id: int) -> None:
 
 
 def demand_leader(session: Session, demand_id: int) -> int:
-    demand = demand_repo.get(session, demand_id, include_deleted=True)
-    if demand is None:
-        raise NotFound(f"need {demand_id} not found", f"需求 {demand_id} 不存在")
-    return demand.leader_id
+    missing = NotFound(f"need {demand_id} not found", f"需求 {demand_id} 不存在")
+    return found(demand_repo.get(session, demand_id, include_deleted=True), missing).leader_id
 
 
 def ensure_demand_editor(session: Session, principal: Principal, demand_id: int) -> None:

@@ -25,6 +25,7 @@ from app.errors import (
     NotFound,
     TooManyRequests,
     Unauthorized,
+    found,
 )
 from app.repositories import leaders as leader_repo
 from app.repositories import smes as sme_repo
@@ -268,36 +269,30 @@ def create_user(
             f"username {name} looks like the existing account {similar.username}",
             f"用户名 {name} 与已有账号 {similar.username} 过于相似，请换一个",
         )
-    return _insert_user(session, name, password_hash, role, display_name, leader_id, sme_id)
-
-
-def _insert_user(
-    session: Session,
-    name: str,
-    password_hash: str,
-    role: str,
-    display_name: str = "",
-    leader_id: int | None = None,
-    sme_id: int | None = None,
-) -> User:
-    user = User(
-        username=name,
+    return _insert_user(
+        session,
+        name,
+        password_hash,
+        role,
         display_name=display_name,
-        password_hash=password_hash,
-        role=role,
         leader_id=leader_id,
         sme_id=sme_id,
     )
+
+
+def _insert_user(
+    session: Session, name: str, password_hash: str, role: str, **binding: str | int | None
+) -> User:
+    """Store a new account; `binding`: its display name and the firm it speaks for, if any."""
+    user = User(username=name, password_hash=password_hash, role=role, **binding)
     session.add(user)
     session.flush()
     return user
 
 
 def get_user(session: Session, user_id: int) -> User:
-    user = repo.get(session, user_id)
-    if user is None:
-        raise NotFound(f"user {user_id} not found", f"用户 {user_id} 不存在")
-    return user
+    missing = NotFound(f"user {user_id} not found", f"用户 {user_id} 不存在")
+    return found(repo.get(session, user_id), missing)
 
 
 def update_user(session: Session, user_id: int, changes: dict) -> User:
@@ -368,7 +363,7 @@ def sme_signup(
             "this username cannot be registered; choose another one",
             "该用户名无法注册，请换一个用户名",
         )
-    return _insert_user(session, name, password_hash, "sme", display_name)
+    return _insert_user(session, name, password_hash, "sme", display_name=display_name)
 
 
 def _refuse_signup_when_limited(

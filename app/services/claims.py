@@ -11,7 +11,7 @@ account register it under that code. Every step is a write, so it is in the audi
 
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, found
 from app.repositories import claims as repo
 from app.repositories import enterprises as enterprise_repo
 from app.schemas.claim import CLAIM_STATUS_LABELS, ClaimCreate, ClaimDecision, ClaimRead
@@ -87,9 +87,7 @@ def decide(
     """An organizer approves (binding the account to the firm) or rejects a pending claim."""
     if not principal.is_staff:
         raise Forbidden("organizers decide claims", "认领申请由组织方审核")
-    claim = repo.get(session, claim_id)
-    if claim is None:
-        raise _not_found(claim_id)
+    claim = found(repo.get(session, claim_id), _not_found(claim_id))
     if claim.status != "pending":
         raise Conflict(
             f"claim {claim_id} is already {claim.status}",

@@ -116,27 +116,20 @@ def record(
     if grade is None or not 0 <= grade <= 3:
         raise ValueError(f"a feedback label is a grade 0-3, not {grade!r}")
     row = repo.find(session, source, sme_id, demand_id, leader_id)
-    uid = _user_id(session, user_id)
+    values = {
+        "label": grade,
+        "detail": detail[:100],
+        "user_id": _user_id(session, user_id),
+        "leader_id": leader_id,
+    }
     if row is None:
-        row = MatchFeedback(
-            demand_id=demand_id,
-            leader_id=leader_id,
-            sme_id=sme_id,
-            source=source,
-            label=grade,
-            detail=detail[:100],
-            user_id=uid,
-        )
+        row = MatchFeedback(demand_id=demand_id, sme_id=sme_id, source=source, **values)
         session.add(row)
     else:
-        if row.label != grade:
-            row.label = grade
-        if row.detail != detail[:100]:
-            row.detail = detail[:100]
-        if uid is not None and row.user_id != uid:
-            row.user_id = uid
-        if leader_id is not None and row.leader_id != leader_id:
-            row.leader_id = leader_id
+        # Only what changed is written; an unknown user or leader keeps the stored one.
+        for name, value in values.items():
+            if value is not None and getattr(row, name) != value:
+                setattr(row, name, value)
     session.flush()
     return row
 
