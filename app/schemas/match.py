@@ -5,17 +5,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.schemas.common import City, Code, Schema, TierCode
+from app.schemas.common import City, Code, ReadSchema, Schema, TierCode
 from app.schemas.demand import CertRequirements, RegionIn
 
 
-class SmeMatch(BaseModel):
-    """An SME suggested for a need."""
+class RankedMatch(BaseModel):
+    """A match item's ranking: its score breakdown and reasons."""
 
-    sme_id: int
-    name: str
-    city: str | None
-    tier: str | None
     score: float
     rank: int
     eligible: bool = Field(description="满足全部必备资质 / holds every must certificate")
@@ -34,29 +30,22 @@ class SmeMatch(BaseModel):
     )
 
 
-class DemandMatch(BaseModel):
+class SmeMatch(RankedMatch):
+    """An SME suggested for a need."""
+
+    sme_id: int
+    name: str
+    city: str | None
+    tier: str | None
+
+
+class DemandMatch(RankedMatch):
     """A need suggested for an SME."""
 
     demand_id: int
     title: str
     leader_id: int | None
     leader_name: str | None
-    score: float
-    rank: int
-    eligible: bool
-    components: dict[str, float]
-    reasons: list[str]
-    matched_terms: list[str]
-    # Of the need's required certificates: those the SME holds and those it lacks (must first).
-    certifications_held: list[str] = Field(
-        default_factory=list, description="需求要求且企业具备的资质 / required and held"
-    )
-    certifications_missing: list[str] = Field(
-        default_factory=list, description="需求要求但企业缺少的资质 / required but missing"
-    )
-    certifications_missing_must: list[str] = Field(
-        default_factory=list, description="其中缺少的必备资质 / missing must certificates"
-    )
 
 
 class SmeMatchList(BaseModel):
@@ -85,7 +74,7 @@ class FreeTextMatch(Schema):
     limit: int = Field(default=20, ge=1, le=200)
 
 
-class PlacementRead(BaseModel):
+class PlacementRead(ReadSchema):
     """A suggested chain link."""
 
     chain: str
@@ -95,7 +84,7 @@ class PlacementRead(BaseModel):
     matched_keywords: list[str]
 
 
-class LinkSupplier(BaseModel):
+class LinkSupplier(ReadSchema):
     """A supplier of a link: declared by the SME, or suggested by placement."""
 
     sme_id: int

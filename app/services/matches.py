@@ -5,7 +5,7 @@ from datetime import date
 import numpy as np
 from sqlalchemy.orm import Session
 
-from app.errors import FieldError, InvalidInput, NotFound
+from app.errors import FieldError, InvalidInput, NotFound, found
 from app.repositories import demands as demand_repo
 from app.repositories import smes as sme_repo
 from app.schemas.match import (
@@ -23,12 +23,20 @@ from app.services.matching import MatchingRuntime
 from matching.documents import CertRequirement, NeedDoc, need_text
 from matching.matcher import Match, NeedFilter, ProfileFilter
 from matching.vocab import normalize_certification
+from models import Demand, SmeProfile
 
 
-def _certs(m: Match) -> dict[str, list[str]]:
-    """The need's required certificates split into held and missing (must ones first)."""
+def _scored(m: Match) -> dict:
+    """What a match item says of the ranking: score, rank, breakdown, reasons, and the need's
+    required certificates split into held and missing (must ones first)."""
     f = m.features
     return {
+        "score": m.score,
+        "rank": m.rank,
+        "eligible": not f.certs_missing_must,
+        "components": m.components,
+        "reasons": m.reasons,
+        "matched_terms": f.matched_terms,
         "certifications_held": list(f.certs_held),
         "certifications_missing": [*f.certs_missing_must, *f.certs_missing_preferred],
         "certifications_missing_must": list(f.certs_missing_must),
@@ -37,19 +45,17 @@ def _certs(m: Match) -> dict[str, list[str]]:
 
 def _sme_item(runtime: MatchingRuntime, m: Match) -> SmeMatch:
     p = runtime.matcher.profiles[m.id]
-    return SmeMatch(
-        sme_id=m.id,
-        name=p.name,
-        city=p.city,
-        tier=p.tier,
-        score=m.score,
-        rank=m.rank,
-        eligible=not m.features.certs_missing_must,
-        components=m.components,
-        reasons=m.reasons,
-        matched_terms=m.features.matched_terms,
-        **_certs(m),
-    )
+    return SmeMatch(sme_id=m.id, name=p.name, city=p.city, tier=p.tier, **_scored(m))
+
+
+def _demand(session: Session, demand_id: int) -> Demand:
+    missing = NotFound(f"need {demand_id} not found", f"需求 {demand_id} 不存在")
+    return found(demand_repo.get(session, demand_id), missing)
+
+
+def _sme(session: Session, sme_id: int) -> SmeProfile:
+    missing = NotFound(f"SME profile {sme_id} not found", f"中小企业档案 {sme_id} 不存在")
+    return found(sme_repo.get(session, sme_id), missing)
 
 
 def demand_matches(
@@ -61,9 +67,7 @@ def demand_matches(
     include_ineligible: bool = True,
 ) -> list[SmeMatch]:
     """SMEs that can meet a need, best first."""
-    demand = demand_repo.get(session, demand_id)
-    if demand is None:
-        raise NotFound(f"need {demand_id} not found", f"需求 {demand_id} 不存在")
+    demand = _demand(session, demand_id)
     need = runtime.matcher.needs.get(demand.id) or match_docs.need_doc(demand)
     # Never encode on the read path: a need still in the encoding queue ranks by wording and
     # structure until its vector lands.
@@ -82,37 +86,25 @@ def sme_matches(
     session: Session, runtime: MatchingRuntime, sme_id: int, limit: int, include_closed: bool
 ) -> list[DemandMatch]:
     """Needs an SME can serve, best first (open needs only unless asked)."""
-    sme = sme_repo.get(session, sme_id)
-    if sme is None:
-        raise NotFound(f"SME profile {sme_id} not found", f"中小企业档案 {sme_id} 不存在")
+    sme = _sme(session, sme_id)
     profile = runtime.matcher.profiles.get(sme.id) or match_docs.profile_doc(sme)
     vector = runtime.matcher.profile_vectors.vector(sme.id)
     today = date.today()
     ranked = runtime.matcher.rank_needs(
         profile, vector, k=limit, where=None if include_closed else NeedFilter(open_on=today)
     )
-    out = []
-    for m in ranked:
-        need = runtime.matcher.needs[m.id]
-        out.append(
-            DemandMatch(
-                demand_id=m.id,
-                title=need.title,
-                leader_id=None,
-                leader_name=need.leader_name,
-                score=m.score,
-                rank=m.rank,
-                eligible=not m.features.certs_missing_must,
-                components=m.components,
-                reasons=m.reasons,
-                matched_terms=m.features.matched_terms,
-                **_certs(m),
-            )
+    needs = runtime.matcher.needs
+    leader_ids = demand_repo.leader_ids(session, [m.id for m in ranked])
+    return [
+        DemandMatch(
+            demand_id=m.id,
+            title=needs[m.id].title,
+            leader_id=leader_ids.get(m.id),
+            leader_name=needs[m.id].leader_name,
+            **_scored(m),
         )
-    leader_ids = demand_repo.leader_ids(session, [x.demand_id for x in out])
-    for item in out:
-        item.leader_id = leader_ids.get(item.demand_id)
-    return out
+        for m in ranked
+    ]
 
 
 def free_text_matches(
@@ -155,13 +147,7 @@ def _placements(runtime: MatchingRuntime, text: str, vector, k: int) -> list[Pla
     if placer is None:
         return []
     return [
-        PlacementRead(
-            chain=p.chain,
-            link=p.code,
-            name=p.name,
-            score=p.score,
-            matched_keywords=list(p.matched_keywords),
-        )
+        PlacementRead.of(p, link=p.code, matched_keywords=list(p.matched_keywords))
         for p in placer.place(text, vector, k=k)
     ]
 
@@ -170,22 +156,18 @@ def sme_placement(
     session: Session, runtime: MatchingRuntime, sme_id: int, k: int
 ) -> list[PlacementRead]:
     """Suggested chain links of an SME profile, with scores."""
-    sme = sme_repo.get(session, sme_id)
-    if sme is None:
-        raise NotFound(f"SME profile {sme_id} not found", f"中小企业档案 {sme_id} 不存在")
-    text = match_docs.sme_match_text(sme)
-    return _placements(runtime, text, runtime.matcher.profile_vectors.vector(sme.id), k)
+    sme = _sme(session, sme_id)
+    vector = runtime.matcher.profile_vectors.vector(sme.id)
+    return _placements(runtime, match_docs.sme_match_text(sme), vector, k)
 
 
 def demand_placement(
     session: Session, runtime: MatchingRuntime, demand_id: int, k: int
 ) -> list[PlacementRead]:
     """Suggested chain links of a need, with scores."""
-    demand = demand_repo.get(session, demand_id)
-    if demand is None:
-        raise NotFound(f"need {demand_id} not found", f"需求 {demand_id} 不存在")
-    text = match_docs.demand_match_text(demand)
-    return _placements(runtime, text, runtime.matcher.need_vectors.vector(demand.id), k)
+    demand = _demand(session, demand_id)
+    vector = runtime.matcher.need_vectors.vector(demand.id)
+    return _placements(runtime, match_docs.demand_match_text(demand), vector, k)
 
 
 def link_suppliers(
@@ -202,14 +184,7 @@ def link_suppliers(
     ]
     scores = _link_scores(runtime, link_code, [p.id for p in declared + suggested])
     rows = [
-        LinkSupplier(
-            sme_id=p.id,
-            name=p.name,
-            city=p.city,
-            tier=p.tier,
-            declared=p in declared,
-            score=scores.get(p.id),
-        )
+        LinkSupplier.of(p, sme_id=p.id, declared=p in declared, score=scores.get(p.id))
         for p in declared + suggested
     ]
     rows.sort(key=lambda r: (not r.declared, -(r.score or 0.0), r.sme_id))
