@@ -6,8 +6,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from app.repositories import console as repo
-from app.repositories import leaders as leader_repo
-from app.repositories import smes as sme_repo
+from app.repositories import events as event_repo
 from app.repositories import taxonomy as taxonomy_repo
 from app.schemas.match import LinkCoverage
 from app.services import matches, taxonomy
@@ -113,20 +112,15 @@ def chain_map(session: Session, runtime: MatchingRuntime, code: str) -> ChainMap
 
 def leader_options(session: Session, limit: int = 200) -> list[tuple[int, str]]:
     """(id, name) of live chain leaders for a picker, in order of registration."""
-    rows, _total = leader_repo.list_page(session, None, None, limit, 0)
-    return [(leader.id, leader.enterprise.name) for leader, _needs in rows]
+    return event_repo.leader_choices(session, limit)
 
 
 def sme_options(session: Session, chains: list[str], limit: int = 200) -> list[tuple[int, str]]:
-    """(id, name) of live SME profiles for a picker: those of the event's chains first."""
+    """(id, name) of live SME profiles for a picker: those of the event's chains first, the
+    newest first in each (of all chains when the event names none)."""
     version = taxonomy.resolve_version(session)
-    seen: dict[int, str] = {}
-    for chain in chains or [None]:
-        rows, _total = sme_repo.list_page(
-            session, sme_repo.SmeFilters(chain=chain), version.id, limit, 0
-        )
-        for sme in rows:
-            seen.setdefault(sme.id, sme.enterprise.name)
+    # A profile of two of the chains keeps its first place.
+    seen = dict(event_repo.sme_choices(session, version.id, chains, limit))
     return list(seen.items())[:limit]
 
 

@@ -12,12 +12,11 @@ from openpyxl.styles import Font, PatternFill
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.repositories import demands as demand_repo
 from app.repositories import events as repo
 from app.schemas.event import OUTCOME_LABELS, MeetingRead, ScheduleRead
 from app.services import events
 from app.services.spreadsheet import append_row, csv_text, sheet_title, workbook_bytes
-from models import Event
+from models import Event, Meeting
 
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
@@ -108,16 +107,19 @@ def schedule_xlsx(event: Event, schedule: ScheduleRead) -> bytes:
 
 def _agenda_rows(session: Session, event: Event, party: str) -> tuple[str, list[dict]]:
     schedule = events.get_schedule(session, event.id)
+    mine = [
+        m
+        for m in sorted(schedule.meetings, key=lambda x: x.slot or 0)
+        if party in (f"L{m.leader_id}", f"S{m.sme_id}")
+    ]
+    needs = repo.live_needs(session, [m.demand_id for m in mine if m.demand_id])
     rows = []
     name = None
-    for m in sorted(schedule.meetings, key=lambda x: x.slot or 0):
+    for m in mine:
         if party == f"L{m.leader_id}":
             name, counterpart = m.leader_name, m.sme_name
-        elif party == f"S{m.sme_id}":
-            name, counterpart = m.sme_name, m.leader_name
         else:
-            continue
-        demand = demand_repo.get(session, m.demand_id) if m.demand_id else None
+            name, counterpart = m.sme_name, m.leader_name
         rows.append(
             {
                 "slot": m.slot,
@@ -125,7 +127,7 @@ def _agenda_rows(session: Session, event: Event, party: str) -> tuple[str, list[
                 "end": m.end,
                 "table": (m.table or 0) + 1,
                 "counterpart": counterpart,
-                "demand": demand.title if demand else "",
+                "demand": needs[m.demand_id][0] if m.demand_id in needs else "",
             }
         )
     if name is None:
@@ -231,10 +233,19 @@ def _counts(meetings) -> dict:
     }
 
 
+def _chain_codes(session: Session, meetings: list[Meeting]) -> dict[int, str]:
+    """The chain of each meeting's need (by meeting id), "未指定" without a live need or chain."""
+    needs = repo.live_needs(session, [m.demand_id for m in meetings if m.demand_id])
+    return {
+        m.id: (needs[m.demand_id][1] if m.demand_id in needs else None) or "未指定"
+        for m in meetings
+    }
+
+
 def event_report(session: Session, event_id: int) -> dict:
     """对接成效: counts of the event, per leader and per chain."""
     event = events.get_event_row(session, event_id)
-    people = repo.participants(session, event_id)
+    people = event.participants
     meetings = [m for m in repo.meetings(session, event_id) if m.status == "planned"]
     names = {p.party: p.name for p in events.list_participants(session, event_id)}
     needs = set()
@@ -242,13 +253,12 @@ def event_report(session: Session, event_id: int) -> dict:
         if p.kind == "leader":
             needs.update(p.demand_ids or [])
     needs.update(m.demand_id for m in meetings if m.demand_id)
+    chains = _chain_codes(session, meetings)
     per_leader = defaultdict(list)
     per_chain = defaultdict(list)
     for m in meetings:
         per_leader[m.leader_id].append(m)
-        demand = demand_repo.get(session, m.demand_id) if m.demand_id else None
-        chain = demand.chain.code if demand and demand.chain else "未指定"
-        per_chain[chain].append(m)
+        per_chain[chains[m.id]].append(m)
     return {
         "event": {"id": event.id, "title": event.title, "date": str(event.event_date)},
         "totals": {
@@ -389,19 +399,19 @@ def summary(session: Session, year: int | None, chain: str | None) -> dict:
     rows: dict[tuple[int, str], dict] = {}
     events_count: dict[tuple[int, str], set] = defaultdict(set)
     smes: dict[tuple[int, str], set] = defaultdict(set)
-    for event in repo.events_between(session, year):
-        for m in repo.meetings(session, event.id):
-            if m.status != "planned":
-                continue
-            demand = demand_repo.get(session, m.demand_id) if m.demand_id else None
-            code = demand.chain.code if demand and demand.chain else "未指定"
-            if chain and code != chain:
-                continue
-            key = (event.event_date.year, code)
-            rows.setdefault(key, {"meetings": []})["meetings"].append(m)
-            events_count[key].add(event.id)
-            if m.held:
-                smes[key].add(m.sme_id)
+    # Every event's meetings and their needs' chains in two queries, not a few per event.
+    dates = {e.id: e.event_date for e in repo.events_between(session, year)}
+    meetings = [m for m in repo.meetings_of(session, dates) if m.status == "planned"]
+    chains = _chain_codes(session, meetings)
+    for m in sorted(meetings, key=lambda m: (dates[m.event_id], m.event_id)):
+        code = chains[m.id]
+        if chain and code != chain:
+            continue
+        key = (dates[m.event_id].year, code)
+        rows.setdefault(key, {"meetings": []})["meetings"].append(m)
+        events_count[key].add(m.event_id)
+        if m.held:
+            smes[key].add(m.sme_id)
     return {
         "items": [
             {

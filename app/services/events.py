@@ -1,5 +1,6 @@
 """Docking events: plan, pre-match, schedule, adjust, record outcomes, report."""
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
@@ -64,33 +65,47 @@ def slots_of(event: Event) -> list[Slot]:
     )
 
 
-def _read(session: Session, event: Event) -> EventRead:
-    people = repo.participants(session, event.id)
+# Columns an event's read copies as they are.
+_READ_AS_IS = (
+    "id",
+    "title",
+    "venue",
+    "organizer",
+    "start_time",
+    "meeting_minutes",
+    "gap_minutes",
+    "slot_count",
+    "tables",
+    "leader_fixed_table",
+    "status",
+    "notes",
+    "version",
+    "created_at",
+    "updated_at",
+)
+
+
+def _read(event: Event, kinds: dict[str, int] | None = None) -> EventRead:
+    """An event as read; `kinds` counts its participants by kind (else its own are counted)."""
+    if kinds is None:
+        kinds = Counter(p.kind for p in event.participants)
     return EventRead(
-        id=event.id,
-        title=event.title,
+        **{name: getattr(event, name) for name in _READ_AS_IS},
         chains=list(event.chains or []),
         date=event.event_date,
-        venue=event.venue,
-        organizer=event.organizer,
-        start_time=event.start_time,
-        meeting_minutes=event.meeting_minutes,
-        gap_minutes=event.gap_minutes,
-        slot_count=event.slot_count,
         breaks=list(event.breaks or []),
-        tables=event.tables,
-        leader_fixed_table=event.leader_fixed_table,
-        status=event.status,
-        notes=event.notes,
         slots=[
             SlotRead(index=s.index, start=hhmm(s.start), end=hhmm(s.end)) for s in slots_of(event)
         ],
-        leaders=sum(1 for p in people if p.kind == "leader"),
-        smes=sum(1 for p in people if p.kind == "sme"),
-        version=event.version,
-        created_at=event.created_at,
-        updated_at=event.updated_at,
+        leaders=kinds.get("leader", 0),
+        smes=kinds.get("sme", 0),
     )
+
+
+def _reads(session: Session, rows: list[Event]) -> list[EventRead]:
+    """A list of events as read, their participants counted in one query."""
+    counts = repo.participant_counts(session, [e.id for e in rows])
+    return [_read(e, counts.get(e.id, {})) for e in rows]
 
 
 def _check_slots(data: EventCreate | EventUpdate, event: Event | None = None) -> None:
@@ -122,35 +137,20 @@ def _check_slots(data: EventCreate | EventUpdate, event: Event | None = None) ->
 def create_event(session: Session, data: EventCreate) -> EventRead:
     """Plan an event."""
     _check_slots(data)
-    event = Event(
-        title=data.title,
-        chains=list(data.chains),
-        event_date=data.event_date,
-        venue=data.venue,
-        organizer=data.organizer,
-        start_time=data.start_time,
-        meeting_minutes=data.meeting_minutes,
-        gap_minutes=data.gap_minutes,
-        slot_count=data.slot_count,
-        breaks=[b.model_dump() for b in data.breaks],
-        tables=data.tables,
-        leader_fixed_table=data.leader_fixed_table,
-        notes=data.notes,
-    )
+    # The fields are the columns, by name (the breaks as plain dicts).
+    event = Event(**data.model_dump())
     session.add(event)
     session.flush()
-    return _read(session, event)
+    return _read(event, {})
 
 
 def get_event(session: Session, event_id: int) -> EventRead:
-    return _read(session, get_event_row(session, event_id))
+    return _read(get_event_row(session, event_id))
 
 
 def list_events(session: Session, limit: int, offset: int) -> Page[EventRead]:
     rows, total = repo.list_page(session, limit, offset)
-    return Page[EventRead](
-        items=[_read(session, e) for e in rows], total=total, limit=limit, offset=offset
-    )
+    return Page[EventRead](items=_reads(session, rows), total=total, limit=limit, offset=offset)
 
 
 def update_event(
@@ -169,25 +169,37 @@ def update_event(
         setattr(event, name, value)
     event.updated_at = utcnow()
     session.flush()
-    return _read(session, event)
+    return _read(event)
 
 
 # -- participants and preferences ----------------------------------------------------------
 
 
+def party_key(kind: str, party_id: int) -> str:
+    """A participant as the API names it: L<leader id> or S<SME profile id>."""
+    return f"{'L' if kind == 'leader' else 'S'}{party_id}"
+
+
 def _party(p: EventParticipant) -> str:
-    return f"L{p.leader_id}" if p.kind == "leader" else f"S{p.sme_id}"
+    return party_key(p.kind, p.leader_id if p.kind == "leader" else p.sme_id)
+
+
+# session.info key: the participants' names a session has read ("L1" -> name), so that the
+# pages and exports that show an event's names in several parts read each name once.
+_NAMES = "event_party_names"
 
 
 def _names(session: Session, people: list[EventParticipant]) -> dict[str, str]:
     """Display names of the participants, read in two queries whatever the event's size."""
-    leaders = repo.leader_names(session, [p.leader_id for p in people if p.kind == "leader"])
-    smes = repo.sme_names(session, [p.sme_id for p in people if p.kind == "sme"])
+    known: dict[str, str] = session.info.setdefault(_NAMES, {})
+    missing = {_party(p) for p in people} - known.keys()
+    for kind, prefix in (("leader", "L"), ("sme", "S")):
+        ids = [int(key[1:]) for key in missing if key[0] == prefix]
+        found = repo.party_names(session, kind, ids)
+        known.update({f"{prefix}{i}": name for i, name in found.items()})
     return {
-        _party(p): (
-            leaders.get(p.leader_id, f"链主{p.leader_id}")
-            if p.kind == "leader"
-            else smes.get(p.sme_id, f"企业{p.sme_id}")
+        _party(p): known.get(
+            _party(p), f"链主{p.leader_id}" if p.kind == "leader" else f"企业{p.sme_id}"
         )
         for p in people
     }
@@ -208,8 +220,7 @@ def _participant_read(p: EventParticipant, names: dict[str, str]) -> Participant
 
 
 def list_participants(session: Session, event_id: int) -> list[ParticipantRead]:
-    get_event_row(session, event_id)
-    people = repo.participants(session, event_id)
+    people = get_event_row(session, event_id).participants
     names = _names(session, people)
     return [_participant_read(p, names) for p in people]
 
@@ -220,7 +231,7 @@ def add_participants(
     """Add leaders and SMEs (adding one again updates its needs, cap and unavailability)."""
     event = get_event_row(session, event_id)
     errors: list[FieldError] = []
-    existing = {_party(p): p for p in repo.participants(session, event_id)}
+    existing = {_party(p): p for p in event.participants}
     for i, item in enumerate(data.participants):
         loc = ("body", "participants", i)
         for slot in item.unavailable_slots:
@@ -277,13 +288,14 @@ def add_participants(
         p.cap = item.cap
         p.unavailable_slots = sorted(set(item.unavailable_slots))
     session.flush()
+    repo.forget_participants(session, event)
     return list_participants(session, event_id)
 
 
 def remove_participant(session: Session, event_id: int, party: str) -> None:
     """Take a participant off the event with its marks and the meetings without an outcome."""
-    get_event_row(session, event_id)
-    match = {_party(p): p for p in repo.participants(session, event_id)}.get(party)
+    event = get_event_row(session, event_id)
+    match = {_party(p): p for p in event.participants}.get(party)
     if match is None:
         raise NotFound(f"{party} is not a participant", f"{party} 不是本活动的参会方")
     column = "leader_id" if match.kind == "leader" else "sme_id"
@@ -301,12 +313,12 @@ def remove_participant(session: Session, event_id: int, party: str) -> None:
             session.delete(pair)
     session.delete(match)
     session.flush()
+    repo.forget_participants(session, event)
 
 
 def set_preferences(session: Session, event_id: int, data: PreferencesIn) -> list[PairRead]:
     """Marks (must-meet / no-thanks / neutral) and meeting requests with their answers."""
-    get_event_row(session, event_id)
-    people = repo.participants(session, event_id)
+    people = get_event_row(session, event_id).participants
     present = {_party(p) for p in people}
     # The need a request is about, when the leader brought exactly one (else tuning picks it).
     need_of = {
@@ -396,11 +408,11 @@ def ensure_participant(
     Anyone else gets the very 404 of an event that does not exist: the answer must not confirm
     that the event is there.
     """
-    get_event_row(session, event_id)
+    event = get_event_row(session, event_id)
     if principal.is_staff:
         return None
     party = party_of(principal)
-    me = repo.participant(session, event_id, *party) if party else None
+    me = next((p for p in event.participants if party and _party(p) == party_key(*party)), None)
     if me is None:
         raise _not_found(event_id)
     return me
@@ -422,7 +434,7 @@ def visible_events(
         return Page[EventRead](items=[], total=0, limit=limit, offset=offset)
     rows, total = repo.list_page_of_party(session, *party, limit, offset)
     return Page[EventRead](
-        items=[_participant_event(_read(session, e)) for e in rows],
+        items=[_participant_event(r) for r in _reads(session, rows)],
         total=total,
         limit=limit,
         offset=offset,
@@ -514,10 +526,17 @@ def party_events(session: Session, principal: Principal) -> list[PartyEvent]:
     if party is None:
         return []
     kind, party_id = party
-    rows, _ = repo.list_page_of_party(session, kind, party_id, PARTY_EVENTS_SHOWN, 0)
+    rows, _ = repo.list_page_of_party(
+        session, kind, party_id, PARTY_EVENTS_SHOWN, 0, with_participants=True
+    )
+    # Every event's meetings and names at once, not a few queries per event.
+    planned: dict[int, list[Meeting]] = {e.id: [] for e in rows}
+    for m in repo.meetings_of(session, planned, include_cancelled=False):
+        planned[m.event_id].append(m)
+    _names(session, [p for e in rows for p in e.participants])
     out = []
     for event in rows:
-        schedule = get_schedule(session, event.id)
+        schedule = _schedule(session, event, planned[event.id])
 
         def mine(m: MeetingRead) -> bool:
             return (m.leader_id if kind == "leader" else m.sme_id) == party_id
@@ -528,8 +547,8 @@ def party_events(session: Session, principal: Principal) -> list[PartyEvent]:
 
         out.append(
             PartyEvent(
-                event=_participant_event(_read(session, event)),
-                party=f"{kind[0].upper()}{party_id}",
+                event=_participant_event(_read(event)),
+                party=party_key(kind, party_id),
                 meetings=sorted(shown(schedule.meetings), key=lambda m: m.slot or 0),
                 unplaced=shown(schedule.unplaced),
             )
@@ -646,7 +665,7 @@ def _meeting_read(m: Meeting, slots: list[Slot], names: dict[str, str]) -> Meeti
 def build_match_list(session: Session, runtime: MatchingRuntime, event_id: int) -> MatchListRead:
     """Choose the meetings by optimisation; keeps locked meetings, replaces the other plans."""
     event = get_event_row(session, event_id)
-    people = repo.participants(session, event_id)
+    people = event.participants
     if not any(p.kind == "leader" for p in people) or not any(p.kind == "sme" for p in people):
         raise Conflict(
             "an event needs at least one leader and one SME before matching",
@@ -743,7 +762,7 @@ def _conflicts(conflicts, names: dict[str, str], event: Event) -> list[ConflictR
 def build_schedule(session: Session, event_id: int) -> ScheduleRead:
     """Place the planned meetings in slots x tables; locked meetings stay where they are."""
     event = get_event_row(session, event_id)
-    people = repo.participants(session, event_id)
+    people = event.participants
     planned = repo.meetings(session, event_id, include_cancelled=False)
     locked = [m for m in planned if m.locked and m.slot is not None and m.table_no is not None]
     movable = [m for m in planned if m not in locked]
@@ -792,8 +811,12 @@ def build_schedule(session: Session, event_id: int) -> ScheduleRead:
 def get_schedule(session: Session, event_id: int) -> ScheduleRead:
     """The current grid with every conflict it has."""
     event = get_event_row(session, event_id)
-    people = repo.participants(session, event_id)
-    planned = repo.meetings(session, event_id, include_cancelled=False)
+    return _schedule(session, event, repo.meetings(session, event_id, include_cancelled=False))
+
+
+def _schedule(session: Session, event: Event, planned: list[Meeting]) -> ScheduleRead:
+    """The grid of these meetings (an event's not cancelled) with every conflict it has."""
+    people = event.participants
     placed = [m for m in planned if m.slot is not None and m.table_no is not None]
     grid = [_to_grid(m) for m in placed]
     conflicts = docking.check_schedule(_parties(people), grid, event.slot_count, event.tables)
@@ -822,7 +845,7 @@ def _meeting_row(session: Session, meeting_id: int) -> Meeting:
 
 def _verify(session: Session, event: Event, changed: Meeting, force: bool) -> list[ConflictRead]:
     """Conflicts the change causes; refused with 409 unless forced."""
-    people = repo.participants(session, event.id)
+    people = event.participants
     planned = [
         m
         for m in repo.meetings(session, event.id, include_cancelled=False)
@@ -864,14 +887,14 @@ def update_meeting(
         m.locked = True if data.locked is None else data.locked
     session.flush()
     conflicts = _verify(session, event, m, data.force) if m.status == "planned" else []
-    names = _names(session, repo.participants(session, event.id))
+    names = _names(session, event.participants)
     return MeetingChange(_meeting_read(m, slots_of(event), names), conflicts)
 
 
 def add_meeting(session: Session, event_id: int, data: MeetingCreate) -> MeetingChange:
     """Add a meeting by hand (locked where placed)."""
     event = get_event_row(session, event_id)
-    present = {_party(p) for p in repo.participants(session, event_id)}
+    present = {_party(p) for p in event.participants}
     missing = [k for k in (f"L{data.leader_id}", f"S{data.sme_id}") if k not in present]
     if missing:
         raise InvalidInput(
@@ -896,7 +919,7 @@ def add_meeting(session: Session, event_id: int, data: MeetingCreate) -> Meeting
     session.add(m)
     session.flush()
     conflicts = _verify(session, event, m, data.force) if m.slot is not None else []
-    names = _names(session, repo.participants(session, event_id))
+    names = _names(session, event.participants)
     return MeetingChange(_meeting_read(m, slots_of(event), names), conflicts)
 
 
@@ -913,5 +936,5 @@ def record_outcome(session: Session, meeting_id: int, data: OutcomeIn) -> Meetin
     m.outcome_at = utcnow()
     session.flush()
     feedback.outcome_recorded(session, m)
-    names = _names(session, repo.participants(session, event.id))
+    names = _names(session, event.participants)
     return _meeting_read(m, slots_of(event), names)

@@ -1,6 +1,7 @@
 """The chain taxonomy: loading versioned data files, reading, resolving codes."""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -48,8 +49,32 @@ def _set(obj: Any, stats: LoadStats, **values: Any) -> None:
         stats.updated += 1
 
 
+# session.info key: what a session has read of the taxonomy (versions, chain lists, the code
+# book), each with the version it belongs to. A page that shows the chains in several places,
+# or an import that resolves codes row by row, reads them once per request; a load forgets it.
+_READ = "taxonomy_read"
+
+
+def _once(session: Session, key: tuple, read: Callable[[], tuple[TaxonomyVersion, Any]]) -> Any:
+    """What `read` returns (a version and a value of it), read once per session."""
+    memo = session.info.setdefault(_READ, {})
+    if key in memo and memo[key][0] in session:
+        return memo[key][1]
+    version, value = read()
+    memo[key] = (version, value)
+    return value
+
+
 def load_taxonomy(session: Session, data: dict[str, Any], make_current: bool) -> LoadStats:
     """Upsert one taxonomy version by its codes; loading the same data twice changes nothing."""
+    session.info.pop(_READ, None)
+    try:
+        return _load_taxonomy(session, data, make_current)
+    finally:
+        session.info.pop(_READ, None)
+
+
+def _load_taxonomy(session: Session, data: dict[str, Any], make_current: bool) -> LoadStats:
     meta = data["version"]
     stats = LoadStats(version=meta["code"])
     version = repo.get_version(session, meta["code"])
@@ -155,13 +180,17 @@ def load_taxonomy_dir(session: Session, directory: Path, current: str) -> list[L
 
 
 def resolve_version(session: Session, code: str | None = None) -> TaxonomyVersion:
-    """The named taxonomy version, or the current one."""
-    version = repo.get_version(session, code) if code else repo.current_version(session)
-    if version is None:
-        if code:
-            raise NotFound(f"Unknown taxonomy version {code!r}", f"产业链版本“{code}”不存在")
-        raise NotFound("No chain taxonomy is loaded", "尚未加载产业链图谱")
-    return version
+    """The named taxonomy version, or the current one (read once per session)."""
+
+    def read() -> tuple[TaxonomyVersion, TaxonomyVersion]:
+        version = repo.get_version(session, code) if code else repo.current_version(session)
+        if version is None:
+            if code:
+                raise NotFound(f"Unknown taxonomy version {code!r}", f"产业链版本“{code}”不存在")
+            raise NotFound("No chain taxonomy is loaded", "尚未加载产业链图谱")
+        return version, version
+
+    return _once(session, ("version", code or None), read)
 
 
 def list_versions(session: Session) -> list[TaxonomyVersionRead]:
@@ -181,19 +210,23 @@ def list_versions(session: Session) -> list[TaxonomyVersionRead]:
 
 
 def list_chains(session: Session, version_code: str | None) -> list[ChainSummary]:
-    """Chains of a version with their sizes."""
-    version = resolve_version(session, version_code)
-    return [
-        ChainSummary(
-            code=c.code,
-            name=c.name,
-            description=c.description,
-            taxonomy_version=version.code,
-            sub_chain_count=len(c.sub_chains),
-            link_count=len(c.links),
-        )
-        for c in repo.list_chains(session, version.id)
-    ]
+    """Chains of a version with their sizes (read once per session)."""
+
+    def read() -> tuple[TaxonomyVersion, list[ChainSummary]]:
+        version = resolve_version(session, version_code)
+        return version, [
+            ChainSummary(
+                code=c.code,
+                name=c.name,
+                description=c.description,
+                taxonomy_version=version.code,
+                sub_chain_count=len(c.sub_chains),
+                link_count=len(c.links),
+            )
+            for c in repo.list_chains(session, version.id)
+        ]
+
+    return list(_once(session, ("chains", version_code or None), read))
 
 
 def get_chain(session: Session, code: str, version_code: str | None) -> ChainDetail:
@@ -240,39 +273,29 @@ class CodeBook:
 
     @classmethod
     def load(cls, session: Session) -> "CodeBook":
-        """Read the whole current version once (a few hundred rows)."""
-        version = resolve_version(session)
-        return cls(
-            version=version,
-            chains=repo.all_chains_by_code(session, version.id),
-            links=repo.all_links_by_code(session, version.id),
-        )
+        """Read the whole current version (a few hundred rows), once per session."""
+
+        def read() -> tuple[TaxonomyVersion, CodeBook]:
+            version = resolve_version(session)
+            return version, cls(
+                version=version,
+                chains=repo.all_chains_by_code(session, version.id),
+                links=repo.all_links_by_code(session, version.id),
+            )
+
+        return _once(session, ("book",), read)
 
     def chain_list(
         self, codes: list[str], loc: tuple, errors: list[FieldError], row: int | None = None
     ) -> list[Chain]:
         """Chains for codes; unknown codes become field errors."""
-        out = []
-        for i, code in enumerate(codes):
-            chain = self.chains.get(code)
-            if chain is None:
-                errors.append(_unknown((*loc, i), "产业链代码", "chain code", code, row))
-            else:
-                out.append(chain)
-        return out
+        return _known(self.chains, codes, loc, errors, row, "产业链代码", "chain code")
 
     def link_list(
         self, codes: list[str], loc: tuple, errors: list[FieldError], row: int | None = None
     ) -> list[ChainLink]:
         """Links for codes; unknown codes become field errors."""
-        out = []
-        for i, code in enumerate(codes):
-            link = self.links.get(code)
-            if link is None:
-                errors.append(_unknown((*loc, i), "产业链环节代码", "link code", code, row))
-            else:
-                out.append(link)
-        return out
+        return _known(self.links, codes, loc, errors, row, "产业链环节代码", "link code")
 
     def chain_and_link(
         self,
@@ -308,6 +331,25 @@ class CodeBook:
             elif chain is None and not chain_code:
                 chain = link.chain
         return chain, link
+
+
+def _known(
+    by_code: dict[str, Any],
+    codes: list[str],
+    loc: tuple,
+    errors: list[FieldError],
+    row: int | None,
+    zh: str,
+    en: str,
+) -> list:
+    """The entries of these codes; each unknown one becomes a field error."""
+    out = []
+    for i, code in enumerate(codes):
+        if code in by_code:
+            out.append(by_code[code])
+        else:
+            errors.append(_unknown((*loc, i), zh, en, code, row))
+    return out
 
 
 def _unknown(loc: tuple, zh: str, en: str, code: str, row: int | None) -> FieldError:
