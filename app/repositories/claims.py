@@ -30,10 +30,8 @@ def listing(
 def find(session: Session, user_id: int, enterprise_id: int, status: str) -> EnterpriseClaim | None:
     """This account's claim on this firm in this state, if any."""
     return session.scalars(
-        select(EnterpriseClaim).where(
-            EnterpriseClaim.user_id == user_id,
-            EnterpriseClaim.enterprise_id == enterprise_id,
-            EnterpriseClaim.status == status,
+        select(EnterpriseClaim).filter_by(
+            user_id=user_id, enterprise_id=enterprise_id, status=status
         )
     ).first()
 

@@ -31,15 +31,7 @@ def live_by_enterprise(session: Session, enterprise_ids: Iterable[int]) -> dict[
 
 def active_for_enterprises(session: Session, enterprise_ids: Iterable[int]) -> set[int]:
     """Ids of enterprises among these that already have a live leader record."""
-    ids = set(enterprise_ids)
-    if not ids:
-        return set()
-    rows = session.scalars(
-        select(ChainLeader.enterprise_id).where(
-            ChainLeader.enterprise_id.in_(ids), ChainLeader.deleted_at.is_(None)
-        )
-    )
-    return set(rows)
+    return set(live_by_enterprise(session, enterprise_ids))
 
 
 def by_name(session: Session) -> dict[str, ChainLeader]:

@@ -51,8 +51,8 @@ def embeddings_for(
     """Stored embeddings of these entities under one encoder."""
     ids = list(ids)
     out: dict[int, Embedding] = {}
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
         rows = session.scalars(
             select(Embedding).where(
                 Embedding.entity_type == entity_type,
@@ -102,64 +102,21 @@ def save_embeddings(
     session: Session, entity_type: str, encoder: str, items: Sequence[tuple[int, str, object]]
 ) -> None:
     """Insert or replace many entities' vectors: (entity id, text hash, vector) each."""
-    ids = [i for i, _, _ in items]
-    existing = {
-        e.entity_id: e
-        for start in range(0, len(ids), CHUNK)
-        for e in session.scalars(
-            select(Embedding).where(
-                Embedding.entity_type == entity_type,
-                Embedding.encoder == encoder,
-                Embedding.entity_id.in_(ids[start : start + CHUNK]),
-            )
-        )
-    }
+    existing = embeddings_for(session, entity_type, [i for i, _, _ in items], encoder)
     for entity_id, text_hash, vector in items:
-        data = to_bytes(vector)
-        dim = int(np.asarray(vector).shape[-1])
         row = existing.get(entity_id)
         if row is None:
-            session.add(
-                Embedding(
-                    entity_type=entity_type,
-                    entity_id=entity_id,
-                    encoder=encoder,
-                    dim=dim,
-                    text_hash=text_hash,
-                    vector=data,
-                )
-            )
-        else:
-            row.text_hash, row.vector, row.dim = text_hash, data, dim
+            row = Embedding(entity_type=entity_type, entity_id=entity_id, encoder=encoder)
+            session.add(row)
+        row.text_hash, row.vector = text_hash, to_bytes(vector)
+        row.dim = int(np.asarray(vector).shape[-1])
 
 
 def save_embedding(
     session: Session, entity_type: str, entity_id: int, encoder: str, text_hash: str, vector
 ) -> None:
     """Insert or replace an entity's vector."""
-    existing = session.scalar(
-        select(Embedding).where(
-            Embedding.entity_type == entity_type,
-            Embedding.entity_id == entity_id,
-            Embedding.encoder == encoder,
-        )
-    )
-    data = to_bytes(vector)
-    if existing is None:
-        session.add(
-            Embedding(
-                entity_type=entity_type,
-                entity_id=entity_id,
-                encoder=encoder,
-                dim=int(np.asarray(vector).shape[-1]),
-                text_hash=text_hash,
-                vector=data,
-            )
-        )
-    else:
-        existing.text_hash = text_hash
-        existing.vector = data
-        existing.dim = int(np.asarray(vector).shape[-1])
+    save_embeddings(session, entity_type, encoder, [(entity_id, text_hash, vector)])
 
 
 def record_change(session: Session, entity_type: str, entity_id: int) -> None:
@@ -396,6 +353,17 @@ def profile_rows(session: Session, ids: Sequence[int] | None = None) -> dict[int
     return out
 
 
+def _codes(table, target_id, target) -> tuple:
+    """The codes of the chains or links an association `table` gives each profile, in order:
+    the query, the profile id column and what each row becomes."""
+    stmt = (
+        select(table.c.sme_id, target.code)
+        .join(target, target_id == target.id)
+        .order_by(table.c.sme_id, target.position)
+    )
+    return stmt, table.c.sme_id, lambda r: Named(code=r[1])
+
+
 def attach_profile_parts(session: Session, rows: dict[int, ProfileRow], everything: bool) -> None:
     """Fill products, certificates, chains and links of `rows`, in their stored order.
 
@@ -418,22 +386,8 @@ def attach_profile_parts(session: Session, rows: dict[int, ProfileRow], everythi
             SmeCertification.sme_id,
             lambda r: Named(name=r[1]),
         ),
-        (
-            "chains",
-            select(sme_chains.c.sme_id, Chain.code)
-            .join(Chain, sme_chains.c.chain_id == Chain.id)
-            .order_by(sme_chains.c.sme_id, Chain.position),
-            sme_chains.c.sme_id,
-            lambda r: Named(code=r[1]),
-        ),
-        (
-            "links",
-            select(sme_links.c.sme_id, ChainLink.code)
-            .join(ChainLink, sme_links.c.link_id == ChainLink.id)
-            .order_by(sme_links.c.sme_id, ChainLink.position),
-            sme_links.c.sme_id,
-            lambda r: Named(code=r[1]),
-        ),
+        ("chains", *_codes(sme_chains, sme_chains.c.chain_id, Chain)),
+        ("links", *_codes(sme_links, sme_links.c.link_id, ChainLink)),
     )
     ids = list(rows)
     for attr, stmt, key, make in queries:
