@@ -2,16 +2,15 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from app.deps import IndexDep, PathId, SessionDep, SettingsDep
+from app.deps import IndexDep, PathId, SettingsDep
 from app.errors import DomainError, InvalidInput
-from app.routers.web.common import OrganizerUser, redirect, render
-from app.routers.web.organizer.shared import Text
+from app.routers.web.common import redirect
+from app.routers.web.organizer.shared import OrganizerPage, Page, Text
 from app.services import import_jobs
 from app.services import imports as import_service
-from app.services.auth import Principal
 
 router = APIRouter()
 
@@ -19,57 +18,41 @@ IMPORT_KIND_LABELS = {"smes": "中小企业档案", "demands": "需求"}
 
 
 def _import_page(
-    request: Request,
-    user: Principal,
-    form: dict[str, str],
-    status_code: int = 200,
-    problems: list[dict[str, Any]] | None = None,
-    job: Any = None,
-    jobs: list | None = None,
+    page: Page, form: dict[str, str], status_code: int = 200, **shown: Any
 ) -> HTMLResponse:
-    return render(
-        request,
+    """The upload form; `shown` adds a job, this user's recent jobs or a file's problems."""
+    context = {"problems": None, "job": None, "jobs": []} | shown
+    return page.render(
         "web/organizer/import.html",
-        user,
-        status_code=status_code,
+        status_code,
         form=form,
-        problems=problems,
-        job=job,
-        jobs=jobs or [],
         kind_labels=IMPORT_KIND_LABELS,
+        **context,
     )
 
 
 @router.get("/import", response_class=HTMLResponse)
-def import_page(request: Request, user: OrganizerUser, session: SessionDep) -> HTMLResponse:
+def import_page(page: OrganizerPage) -> HTMLResponse:
     """Upload a CSV/XLSX of SMEs or needs; template downloads; this user's recent jobs."""
-    return _import_page(
-        request,
-        user,
-        {"kind": "smes", "mode": "insert"},
-        jobs=import_jobs.listing(session, user, 10),
-    )
+    jobs = import_jobs.listing(page.session, page.user, 10)
+    return _import_page(page, {"kind": "smes", "mode": "insert"}, jobs=jobs)
 
 
 @router.get("/import/jobs/{job_id}", response_class=HTMLResponse)
-def import_job_page(
-    request: Request, user: OrganizerUser, session: SessionDep, job_id: PathId
-) -> HTMLResponse:
+def import_job_page(page: OrganizerPage, job_id: PathId) -> HTMLResponse:
     """A queued import: its progress (the page refreshes itself), counts, or every bad row."""
-    job = import_jobs.get(session, user, job_id)
+    job = import_jobs.get(page.session, page.user, job_id)
     problems = [
         {"row": e.get("row"), "column": e.get("column") or "", "message": e["msg_zh"]}
         for e in job.errors
     ]
     form = {"kind": job.kind, "mode": "upsert" if job.upsert else "insert"}
-    return _import_page(request, user, form, problems=problems or None, job=job)
+    return _import_page(page, form, problems=problems or None, job=job)
 
 
 @router.post("/import", response_class=HTMLResponse)
 def import_file(
-    request: Request,
-    user: OrganizerUser,
-    session: SessionDep,
+    page: OrganizerPage,
     settings: SettingsDep,
     index: IndexDep,
     kind: Text = "smes",
@@ -92,7 +75,7 @@ def import_file(
             )
         if len(content) > settings.console_import_job_bytes:
             job = import_jobs.submit_file(
-                session, user, kind, file.filename, content, upsert=mode == "upsert"
+                page.session, page.user, kind, file.filename, content, upsert=mode == "upsert"
             )
             return redirect(
                 f"/organizer/import/jobs/{job.id}",
@@ -100,18 +83,20 @@ def import_file(
             )
         if kind == "smes":
             result = import_service.import_smes(
-                session, file.filename, content, settings, index, upsert=mode == "upsert"
+                page.session, file.filename, content, settings, index, upsert=mode == "upsert"
             )
         else:
-            result = import_service.import_demands(session, file.filename, content, settings, index)
+            result = import_service.import_demands(
+                page.session, file.filename, content, settings, index
+            )
     except InvalidInput as exc:
         problems = [
             {"row": e.row, "column": e.column or "", "message": e.msg_zh} for e in exc.errors
         ]
-        return _import_page(request, user, form, 422, problems)
+        return _import_page(page, form, 422, problems=problems)
     except DomainError as exc:
         problems = [{"row": None, "column": "", "message": exc.message_zh}]
-        return _import_page(request, user, form, exc.status_code, problems)
+        return _import_page(page, form, exc.status_code, problems=problems)
     label = IMPORT_KIND_LABELS[kind]
     return redirect(
         "/organizer/import",

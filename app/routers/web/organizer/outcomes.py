@@ -2,97 +2,74 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
 
-from app.deps import PathId, SessionDep
-from app.routers.web.common import OrganizerUser, chain_options, form_errors, render, status_of
-from app.routers.web.organizer.shared import Text, go, meeting_event, shown_in_place
+from app.deps import PathId
+from app.routers.web.common import FormDep, chain_options, form_errors, status_of
+from app.routers.web.organizer.shared import OrganizerPage, Page, go, meeting_event, typed
 from app.schemas.event import OUTCOME_LABELS, OutcomeIn
 from app.services import console
 from app.services import event_exports as exports
 from app.services import events as service
-from app.services.auth import Principal
 
 router = APIRouter()
 
 
-def _outcomes_page(
-    request: Request,
-    user: Principal,
-    session: Session,
-    event_id: int,
-    status_code: int = 200,
-    failed: dict[str, Any] | None = None,
+def _outcomes(
+    page: Page, event_id: int, status_code: int = 200, failed: dict[str, Any] | None = None
 ) -> HTMLResponse:
-    event = service.get_event(session, event_id)
-    schedule = service.get_schedule(session, event_id)
+    """The outcome forms; `failed` is the one refused, with what was typed and the errors."""
+    event = service.get_event(page.session, event_id)
+    schedule = service.get_schedule(page.session, event_id)
     meetings = sorted(
         schedule.meetings + schedule.unplaced,
         key=lambda m: (m.slot is None, m.slot or 0, m.table or 0, m.id),
     )
-    return render(
-        request,
+    needs = [m.demand_id for m in meetings if m.demand_id]
+    return page.render(
         "web/organizer/outcomes.html",
-        user,
-        status_code=status_code,
+        status_code,
         event=event,
         meetings=meetings,
-        needs=console.demand_titles(session, [m.demand_id for m in meetings if m.demand_id]),
+        needs=console.demand_titles(page.session, needs),
         outcome_labels=OUTCOME_LABELS,
         failed=failed,
     )
 
 
 @router.get("/events/{event_id}/outcomes", response_class=HTMLResponse)
-def outcomes_page(
-    request: Request, event_id: PathId, user: OrganizerUser, session: SessionDep
-) -> HTMLResponse:
+def outcomes_page(page: OrganizerPage, event_id: PathId) -> HTMLResponse:
     """A form per meeting: held or not, outcome, amount (万元), note."""
-    return _outcomes_page(request, user, session, event_id)
+    return _outcomes(page, event_id)
 
 
 @router.post("/meetings/{meeting_id}/outcome", response_class=HTMLResponse)
-def record_outcome(
-    request: Request,
-    meeting_id: PathId,
-    user: OrganizerUser,
-    session: SessionDep,
-    held: Text = "",
-    outcome: Text = "",
-    amount: Text = "",
-    note: Text = "",
-) -> Response:
+def record_outcome(page: OrganizerPage, meeting_id: PathId, data: FormDep) -> Response:
     """Record (or update, months later) what came of a meeting."""
-    event_id = meeting_event(session, meeting_id)
-    form = {"held": held, "outcome": outcome, "amount": amount, "note": note}
+    event_id = meeting_event(page.session, meeting_id)
+    form = typed(data, held="", outcome="", amount="", note="")
     payload: dict[str, Any] = {k: v for k, v in form.items() if k != "note" and v.strip()}
-    payload["note"] = note
+    payload["note"] = form["note"]
 
     def refused(exc: Exception) -> HTMLResponse:
         failed = {"meeting_id": meeting_id, "form": form, "errors": form_errors(exc)}
-        return _outcomes_page(request, user, session, event_id, status_of(exc), failed)
+        return _outcomes(page, event_id, status_of(exc), failed)
 
-    with shown_in_place(session, refused):
-        data = OutcomeIn.model_validate(payload)
-        service.record_outcome(session, meeting_id, data)
+    with page.in_place(refused):
+        outcome = OutcomeIn.model_validate(payload)
+        service.record_outcome(page.session, meeting_id, outcome)
     return go(f"/organizer/events/{event_id}/outcomes", "已登记会谈成果", f"m{meeting_id}")
 
 
 @router.get("/events/{event_id}/report", response_class=HTMLResponse)
-def report_page(
-    request: Request, event_id: PathId, user: OrganizerUser, session: SessionDep
-) -> HTMLResponse:
+def report_page(page: OrganizerPage, event_id: PathId) -> HTMLResponse:
     """对接成效: totals, per leader, per chain, the chart and the XLSX download."""
-    event = service.get_event(session, event_id)
-    report = exports.event_report(session, event_id)
-    return render(
-        request,
+    event = service.get_event(page.session, event_id)
+    return page.render(
         "web/organizer/report.html",
-        user,
         event=event,
-        report=report,
+        report=exports.event_report(page.session, event_id),
         headers=exports.REPORT_HEADERS,
-        chain_names=dict(chain_options(session)),
+        chain_names=dict(chain_options(page.session)),
     )

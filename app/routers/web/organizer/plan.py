@@ -8,24 +8,15 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
 
-from app.deps import IndexDep, PathId, SessionDep
-from app.routers.web.common import OrganizerUser, redirect, split_list, status_of
+from app.deps import IndexDep, PathId
+from app.routers.web.common import FormDep, redirect, split_list, status_of
 from app.routers.web.organizer.events import plan_page
-from app.routers.web.organizer.shared import (
-    Text,
-    Texts,
-    go,
-    item_errors,
-    messages,
-    shown_in_place,
-)
+from app.routers.web.organizer.shared import OrganizerPage, Page, go, item_errors, messages, typed
 from app.schemas.event import ParticipantsIn, PreferencesIn
 from app.services import events as service
-from app.services.auth import Principal
 
 router = APIRouter()
 
@@ -38,18 +29,16 @@ PARTICIPANT_ERROR_FIELDS = {
 }
 
 
-def _on_refusal(
-    request: Request,
-    user: Principal,
-    session: Session,
-    event_id: int,
-    shown: Callable[[Exception], dict[str, Any]],
+def _plan(page: Page, event_id: int, status_code: int, **override: Any) -> HTMLResponse:
+    """The plan page again, with a form's values or errors in place (see plan_page)."""
+    return plan_page(page.request, page.user, page.session, event_id, status_code, **override)
+
+
+def _replan(
+    page: Page, event_id: int, shown: Callable[[Exception], dict[str, Any]]
 ) -> AbstractContextManager[None]:
     """Run a plan action; a refusal shows the plan page with what `shown` puts in place."""
-    return shown_in_place(
-        session,
-        lambda exc: plan_page(request, user, session, event_id, status_of(exc), **shown(exc)),
-    )
+    return page.in_place(lambda exc: _plan(page, event_id, status_of(exc), **shown(exc)))
 
 
 def _action_error(exc: Exception) -> dict[str, Any]:
@@ -67,87 +56,56 @@ def _ids(values: list[str]) -> list[str]:
 
 
 @router.post("/events/{event_id}/participants", response_class=HTMLResponse)
-def add_participants(
-    request: Request,
-    event_id: PathId,
-    user: OrganizerUser,
-    session: SessionDep,
-    kind: Text = "sme",
-    ids: Text = "",
-    picked: Texts = [],  # noqa: B006 - FastAPI copies defaults per request
-    cap: Text = "",
-    unavailable: Texts = [],  # noqa: B006
-) -> Response:
+def add_participants(page: OrganizerPage, event_id: PathId, data: FormDep) -> Response:
     """Add leaders or SMEs (picked in the list or typed as ids) with a cap and unavailable slots."""
-    form = {"kind": kind, "ids": ids, "cap": cap, "picked": picked, "unavailable": unavailable}
-    key = "leader_id" if kind == "leader" else "sme_id"
-    chosen = _ids([*picked, ids])
+    form: dict[str, Any] = typed(data, kind="sme", ids="", cap="")
+    form |= {"picked": data.getlist("picked"), "unavailable": data.getlist("unavailable")}
+    key = "leader_id" if form["kind"] == "leader" else "sme_id"
+    chosen = _ids([*form["picked"], form["ids"]])
     if not chosen:
         errors = {"ids": "请在列表中选择或填写至少一家企业的编号"}
-        return plan_page(request, user, session, event_id, 422, part_form=form, part_errors=errors)
-    extra = {"cap": cap.strip()} if cap.strip() else {}
-    slots = [u for u in unavailable if u.strip()]
+        return _plan(page, event_id, 422, part_form=form, part_errors=errors)
+    cap = form["cap"].strip()
+    slots = [u for u in form["unavailable"] if u.strip()]
+    item = {**({"cap": cap} if cap else {}), "unavailable_slots": slots}
 
     def shown(exc: Exception) -> dict[str, Any]:
         errors = item_errors(exc, PARTICIPANT_ERROR_FIELDS, labels=chosen)
         return {"part_form": form, "part_errors": errors}
 
-    with _on_refusal(request, user, session, event_id, shown):
-        data = ParticipantsIn.model_validate(
-            {
-                "participants": [
-                    {key: value, **extra, "unavailable_slots": slots} for value in chosen
-                ]
-            }
+    with _replan(page, event_id, shown):
+        people = ParticipantsIn.model_validate(
+            {"participants": [{key: value, **item} for value in chosen]}
         )
-        service.add_participants(session, event_id, data)
-    label = "链主企业" if kind == "leader" else "中小企业"
+        service.add_participants(page.session, event_id, people)
+    label = "链主企业" if key == "leader_id" else "中小企业"
     return go(f"/organizer/events/{event_id}", f"已添加 {len(chosen)} 家{label}", "participants")
 
 
 @router.post("/events/{event_id}/participants/{party}/remove", response_class=HTMLResponse)
-def remove_participant(
-    request: Request, event_id: PathId, party: str, user: OrganizerUser, session: SessionDep
-) -> Response:
+def remove_participant(page: OrganizerPage, event_id: PathId, party: str) -> Response:
     """Take one participant off the event with its marks and meetings not yet held."""
-    with _on_refusal(request, user, session, event_id, _action_error):
-        service.remove_participant(session, event_id, party)
+    with _replan(page, event_id, _action_error):
+        service.remove_participant(page.session, event_id, party)
     return go(f"/organizer/events/{event_id}", f"已移除参会方 {party}", "participants")
 
 
 @router.post("/events/{event_id}/preferences", response_class=HTMLResponse)
-def set_preference(
-    request: Request,
-    event_id: PathId,
-    user: OrganizerUser,
-    session: SessionDep,
-    leader_id: Text = "",
-    sme_id: Text = "",
-    side: Text = "",
-    mark: Text = "",
-) -> Response:
+def set_preference(page: OrganizerPage, event_id: PathId, data: FormDep) -> Response:
     """One side's must-meet / no-thanks mark on a pair."""
-    form = {"leader_id": leader_id, "sme_id": sme_id, "side": side, "mark": mark}
+    form = typed(data, leader_id="", sme_id="", side="", mark="")
     item = {k: v for k, v in form.items() if v.strip()}
-    with _on_refusal(
-        request,
-        user,
-        session,
-        event_id,
-        lambda exc: {"pref_form": form, "pref_errors": item_errors(exc)},
-    ):
-        data = PreferencesIn.model_validate({"preferences": [item]})
-        service.set_preferences(session, event_id, data)
+    with _replan(page, event_id, lambda exc: {"pref_form": form, "pref_errors": item_errors(exc)}):
+        marks = PreferencesIn.model_validate({"preferences": [item]})
+        service.set_preferences(page.session, event_id, marks)
     return go(f"/organizer/events/{event_id}", "已保存配对标记", "preferences")
 
 
 @router.post("/events/{event_id}/match-list", response_class=HTMLResponse)
-def build_match_list(
-    request: Request, event_id: PathId, user: OrganizerUser, session: SessionDep, index: IndexDep
-) -> Response:
+def build_match_list(page: OrganizerPage, event_id: PathId, index: IndexDep) -> Response:
     """Choose the meetings by optimisation and report how it did against a greedy pass."""
-    with _on_refusal(request, user, session, event_id, _action_error):
-        result = service.build_match_list(session, index, event_id)
+    with _replan(page, event_id, _action_error):
+        result = service.build_match_list(page.session, index, event_id)
     ratio = f"，为贪心的 {result.ratio_to_greedy:.0%}" if result.ratio_to_greedy else ""
     summary = (
         f"已生成匹配清单：选定会谈 {len(result.meetings)} 场，"
@@ -161,12 +119,10 @@ def build_match_list(
 
 
 @router.post("/events/{event_id}/schedule", response_class=HTMLResponse)
-def build_schedule(
-    request: Request, event_id: PathId, user: OrganizerUser, session: SessionDep
-) -> Response:
+def build_schedule(page: OrganizerPage, event_id: PathId) -> Response:
     """Place the meetings in slots x tables, then show the grid."""
-    with _on_refusal(request, user, session, event_id, _action_error):
-        result = service.build_schedule(session, event_id)
+    with _replan(page, event_id, _action_error):
+        result = service.build_schedule(page.session, event_id)
     msg = f"已排定日程：{len(result.meetings)} 场会谈"
     if result.unplaced:
         msg += f"，{len(result.unplaced)} 场未能排入"

@@ -1,22 +1,69 @@
-"""What the organizer pages share: form parameters, the user's errors, redirects to an anchor."""
+"""What the organizer pages share: the page's request, user and session; the posted form; the
+user's errors shown in place; redirects to an anchor."""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Form
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
+from app.deps import SessionDep
 from app.errors import DomainError, InvalidInput, NotFound, field_errors_from_pydantic
-from app.routers.web.common import PageRefused, redirect
+from app.routers.web.common import OrganizerUser, PageRefused, redirect, render
 from app.services import console
+from app.services.auth import Principal
 
 Text = Annotated[str, Form()]
 Texts = Annotated[list[str], Form()]
 # What a page tells the user (a bad form, a refused change); anything else is a bug, a 500.
 USER_ERRORS = (ValidationError, InvalidInput, DomainError)
+
+
+@dataclass(frozen=True)
+class Page:
+    """An organizer page: its request, the signed-in organizer and the request's session."""
+
+    request: Request
+    user: Principal
+    session: Session
+
+    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        """The page drawn from `template`; an error status raises PageRefused, as render does."""
+        return render(self.request, template, self.user, status_code, **context)
+
+    @contextmanager
+    def in_place(self, show: Callable[[Exception], HTMLResponse]) -> Iterator[None]:
+        """Run a change; if the user's input is refused, `show(exc)` draws the page with the reason.
+
+        A record that does not exist is left to the console's error page. The refused change is
+        rolled back before the page is drawn again: some services flush before they refuse, and
+        the page must show what is stored. `show` renders with an error status, which raises
+        PageRefused.
+        """
+        try:
+            yield
+        except NotFound:
+            raise
+        except USER_ERRORS as exc:
+            self.session.rollback()
+            raise PageRefused(show(exc)) from exc
+
+
+def _page(request: Request, user: OrganizerUser, session: SessionDep) -> Page:
+    return Page(request, user, session)
+
+
+OrganizerPage = Annotated[Page, Depends(_page)]
+
+
+def typed(data: FormData, **defaults: str) -> dict[str, str]:
+    """The named boxes of a posted form as typed; an empty or missing one has its default."""
+    return {name: str(data.get(name) or default) for name, default in defaults.items()}
 
 
 def messages(exc: Exception) -> list[str]:
@@ -78,20 +125,3 @@ def meeting_event(session: Session, meeting_id: int) -> int:
     if event_id is None:
         raise NotFound(f"meeting {meeting_id}", f"会谈 {meeting_id} 不存在")
     return event_id
-
-
-@contextmanager
-def shown_in_place(session: Session, show: Callable[[Exception], HTMLResponse]) -> Iterator[None]:
-    """Run a change; if the user's input is refused, `show(exc)` draws the page with the reason.
-
-    A record that does not exist is left to the console's error page. The refused change is
-    rolled back before the page is drawn again: some services flush before they refuse, and the
-    page must show what is stored. `show` renders with an error status, which raises PageRefused.
-    """
-    try:
-        yield
-    except NotFound:
-        raise
-    except USER_ERRORS as exc:
-        session.rollback()
-        raise PageRefused(show(exc)) from exc
