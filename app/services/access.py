@@ -124,28 +124,27 @@ class ContactView:
     def __init__(self, session: Session, principal: Principal) -> None:
         self.session = session
         self.principal = principal
-        self._leaders: set[int] | None = None
-        self._smes: set[int] | None = None
+        # Per side ("leader", "sme"): the parties of it whose contacts the caller may see.
+        self._revealed: dict[str, set[int]] = {}
+
+    def _sees(self, kind: str, party_id: int) -> bool:
+        """Staff and the party itself see its contacts; the other side once they are revealed
+        to the caller's own firm (app.repositories.users.revealed)."""
+        if self._own(kind, party_id):
+            return True
+        p, own_side = self.principal, "sme" if kind == "leader" else "leader"
+        own_id = getattr(p, f"{own_side}_id")
+        if p.role != own_side or own_id is None:
+            return False
+        if kind not in self._revealed:
+            self._revealed[kind] = user_repo.revealed(self.session, own_side, own_id)
+        return party_id in self._revealed[kind]
 
     def sees_leader(self, leader_id: int) -> bool:
-        p = self.principal
-        if p.is_staff or (p.role == "leader" and p.leader_id == leader_id):
-            return True
-        if p.role != "sme" or p.sme_id is None:
-            return False
-        if self._leaders is None:
-            self._leaders = user_repo.revealed(self.session, "sme", p.sme_id)
-        return leader_id in self._leaders
+        return self._sees("leader", leader_id)
 
     def sees_sme(self, sme_id: int) -> bool:
-        p = self.principal
-        if p.is_staff or (p.role == "sme" and p.sme_id == sme_id):
-            return True
-        if p.role != "leader" or p.leader_id is None:
-            return False
-        if self._smes is None:
-            self._smes = user_repo.revealed(self.session, "leader", p.leader_id)
-        return sme_id in self._smes
+        return self._sees("sme", sme_id)
 
     def _own(self, kind: str, party_id: int) -> bool:
         p = self.principal

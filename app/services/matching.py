@@ -289,7 +289,7 @@ class MatchingRuntime:
             del vectors
             demands = repo.live_needs(session)
             t = phase("need_rows", t)
-            self._apply_demands(session, demands)
+            self._apply(session, "demand", demands)
             t = phase("needs_apply", t)
         # The first lexical snapshot, now rather than in the first request after start-up.
         self.matcher.refresh()
@@ -502,11 +502,11 @@ class MatchingRuntime:
                     found = repo.profile_rows(session, chunk)
                     repo.attach_profile_parts(session, found, everything=False)
                     self.matcher.remove_profiles(set(chunk) - set(found))
-                    self._apply_smes(session, list(found.values()))
+                    self._apply(session, "sme", list(found.values()))
             if "demand" in todo:
                 found = repo.needs_by_ids(session, todo["demand"])
                 self.matcher.remove_needs(todo["demand"] - {r.id for r in found})
-                self._apply_demands(session, found)
+                self._apply(session, "demand", found)
             applied = sum(len(v) for v in todo.values())
         if applied >= SETTLE_AFTER:
             self.settle()
@@ -535,29 +535,28 @@ class MatchingRuntime:
             if digest == row.match_text_hash:
                 value = np.frombuffer(data, dtype="<f4").copy()
                 out[i] = value.reshape(-1, dim) if entity_type == "sme" else value
-            elif docs is not None and digest == match_docs.text_hash(
-                match_docs.profile_text(docs[i])
+            elif (
+                entity_type == "sme"
+                and docs is not None
+                and digest == match_docs.text_hash(match_docs.profile_text(docs[i]))
             ):
                 out[i] = np.frombuffer(data, dtype="<f4")[:dim].copy()
         return out
 
-    def _apply_smes(self, session: Session, rows: Iterable) -> None:
+    def _apply(self, session: Session, entity_type: str, rows: Iterable) -> None:
+        """Drop the deleted rows of a kind from the matcher, put in the live ones with their
+        stored vectors."""
+        matcher = self.matcher
+        remove, upsert, doc = {
+            "sme": (matcher.remove_profiles, matcher.upsert_profiles, match_docs.profile_doc),
+            "demand": (matcher.remove_needs, matcher.upsert_needs, match_docs.need_doc),
+        }[entity_type]
         rows = list(rows)
-        gone = [r.id for r in rows if r.deleted_at is not None]
+        remove([r.id for r in rows if r.deleted_at is not None])
         live = [r for r in rows if r.deleted_at is None]
-        self.matcher.remove_profiles(gone)
         if live:
-            docs = [match_docs.profile_doc(r) for r in live]
-            self.matcher.upsert_profiles(docs, self._vectors(session, "sme", live, docs))
-
-    def _apply_demands(self, session: Session, rows: Iterable[Demand]) -> None:
-        rows = list(rows)
-        gone = [r.id for r in rows if r.deleted_at is not None]
-        live = [r for r in rows if r.deleted_at is None]
-        self.matcher.remove_needs(gone)
-        if live:
-            docs = [match_docs.need_doc(r) for r in live]
-            self.matcher.upsert_needs(docs, self._vectors(session, "demand", live))
+            docs = [doc(r) for r in live]
+            upsert(docs, self._vectors(session, entity_type, live, docs))
 
     def _load_weights(self, session: Session) -> None:
         """The fusion weights: defaults < the applied set < CHAINMATCH_MATCH_WEIGHTS.
