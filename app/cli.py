@@ -61,8 +61,7 @@ def seed_demo(
     settings, factory = _factory()
     with unit_of_work(factory) as session:
         taxonomy.load_taxonomy_dir(session, settings.data_dir / "chains", settings.taxonomy_version)
-    runtime = MatchingRuntime(settings, factory)
-    try:
+    with MatchingRuntime(settings, factory) as runtime:
         with unit_of_work(factory) as session:
             if if_empty and demo.demo_loaded(session):
                 console.print("demo data: already loaded, skipped")
@@ -73,8 +72,6 @@ def seed_demo(
                     f"{stats.smes} SME profiles, {stats.accounts} demo accounts added"
                 )
         _encode_with_progress(runtime, factory)
-    finally:
-        runtime.stop()
 
 
 def _rate_text(rate: float | None) -> str:
@@ -210,15 +207,12 @@ def reindex(
 ) -> None:
     """Encode every text that lacks a vector of the configured encoder (after a model change)."""
     settings, factory = _factory()
-    runtime = MatchingRuntime(settings, factory)
-    try:
+    with MatchingRuntime(settings, factory) as runtime:
         if force:
             with unit_of_work(factory) as session:
                 removed = matching_repo.delete_embeddings(session, runtime.encoder.name)
             console.print(f"dropped {removed} stored vectors of {runtime.encoder.name}")
         _encode_with_progress(runtime, factory)
-    finally:
-        runtime.stop()
 
 
 def _work(name: str, runtime: MatchingRuntime, interval: float, step, once: bool = False) -> None:
@@ -230,15 +224,13 @@ def _work(name: str, runtime: MatchingRuntime, interval: float, step, once: bool
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    try:
+    with runtime:
         while not runtime.stopping:
             if step():
                 continue
             if once:
                 break
             runtime.wait_stop(interval)
-    finally:
-        runtime.stop()
     console.print(f"{name} stopped")
 
 
@@ -339,26 +331,24 @@ def import_command(
         return
     if kind not in ("smes", "demands") or not path.is_file():
         raise typer.BadParameter("give --kind smes|demands and a .csv/.xlsx file, or --restore")
-    runtime = MatchingRuntime(settings, factory)
-    try:
-        with unit_of_work(factory) as session:
-            content = path.read_bytes()
-            if kind == "smes":
-                result = imports.import_smes(
-                    session, path.name, content, settings, runtime, upsert=upsert
-                )
-            else:
-                result = imports.import_demands(session, path.name, content, settings, runtime)
-        console.print(f"imported {kind}: {result.created} created, {result.updated} updated")
-        _encode_with_progress(runtime, factory)
-    except InvalidInput as exc:
-        console.print(f"[red]nothing imported: {len(exc.errors)} problem(s)[/red]")
-        for e in exc.errors[:200]:
-            where = f"第{e.row}行 " if e.row else ""
-            console.print(f"  {where}{e.column or ''}: {e.msg_zh}")
-        raise typer.Exit(code=1) from None
-    finally:
-        runtime.stop()
+    with MatchingRuntime(settings, factory) as runtime:
+        try:
+            with unit_of_work(factory) as session:
+                content = path.read_bytes()
+                if kind == "smes":
+                    result = imports.import_smes(
+                        session, path.name, content, settings, runtime, upsert=upsert
+                    )
+                else:
+                    result = imports.import_demands(session, path.name, content, settings, runtime)
+            console.print(f"imported {kind}: {result.created} created, {result.updated} updated")
+            _encode_with_progress(runtime, factory)
+        except InvalidInput as exc:
+            console.print(f"[red]nothing imported: {len(exc.errors)} problem(s)[/red]")
+            for e in exc.errors[:200]:
+                where = f"第{e.row}行 " if e.row else ""
+                console.print(f"  {where}{e.column or ''}: {e.msg_zh}")
+            raise typer.Exit(code=1) from None
 
 
 @cli.command("export")
@@ -682,8 +672,7 @@ def _tune_from_feedback(
     from app.services import feedback
 
     factory = make_session_factory(make_engine(settings.database_url))
-    runtime = MatchingRuntime(settings, factory)
-    try:
+    with MatchingRuntime(settings, factory) as runtime:
         runtime.load()
         # Short sessions: a SQLite transaction holds the write lock while it is open.
         with factory() as session:
@@ -703,8 +692,6 @@ def _tune_from_feedback(
             prior_weight=prior_weight,
             feedback_weight=feedback_weight,
         )
-    finally:
-        runtime.stop()
     _print_refit(result, runtime.weights_id)
     if not apply:
         console.print("nothing applied: run again with --apply to make these weights active")

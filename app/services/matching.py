@@ -373,6 +373,13 @@ class MatchingRuntime:
             thread.join(timeout=10)
         self.encoder.close()
 
+    def __enter__(self) -> "MatchingRuntime":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """A runtime used as a context manager (a command's) is stopped when it ends."""
+        self.stop()
+
     def _sync_loop(self) -> None:
         while not self._stop.wait(self.settings.index_poll_seconds):
             try:
