@@ -65,32 +65,12 @@ def slots_of(event: Event) -> list[Slot]:
     )
 
 
-# Columns an event's read copies as they are.
-_READ_AS_IS = (
-    "id",
-    "title",
-    "venue",
-    "organizer",
-    "start_time",
-    "meeting_minutes",
-    "gap_minutes",
-    "slot_count",
-    "tables",
-    "leader_fixed_table",
-    "status",
-    "notes",
-    "version",
-    "created_at",
-    "updated_at",
-)
-
-
 def _read(event: Event, kinds: dict[str, int] | None = None) -> EventRead:
     """An event as read; `kinds` counts its participants by kind (else its own are counted)."""
     if kinds is None:
         kinds = Counter(p.kind for p in event.participants)
-    return EventRead(
-        **{name: getattr(event, name) for name in _READ_AS_IS},
+    return EventRead.of(
+        event,
         chains=list(event.chains or []),
         date=event.event_date,
         breaks=list(event.breaks or []),
@@ -375,17 +355,7 @@ def set_preferences(session: Session, event_id: int, data: PreferencesIn) -> lis
 
 def list_pairs(session: Session, event_id: int) -> list[PairRead]:
     """The marked or requested pairs of an event."""
-    return [
-        PairRead(
-            leader_id=p.leader_id,
-            sme_id=p.sme_id,
-            leader_mark=p.leader_mark,
-            sme_mark=p.sme_mark,
-            requested_by=p.requested_by,
-            request_status=p.request_status,
-        )
-        for p in repo.pairs(session, event_id)
-    ]
+    return [PairRead.model_validate(p, from_attributes=True) for p in repo.pairs(session, event_id)]
 
 
 # -- who sees what: staff everything, a participant only what concerns it --------------------
@@ -662,6 +632,13 @@ def _meeting_read(m: Meeting, slots: list[Slot], names: dict[str, str]) -> Meeti
     )
 
 
+def _meeting_reads(session: Session, event: Event, meetings: list[Meeting]) -> list[MeetingRead]:
+    """Meetings of an event as read, with their times and the parties' names."""
+    names = _names(session, event.participants)
+    slots = slots_of(event)
+    return [_meeting_read(m, slots, names) for m in meetings]
+
+
 def build_match_list(session: Session, runtime: MatchingRuntime, event_id: int) -> MatchListRead:
     """Choose the meetings by optimisation; keeps locked meetings, replaces the other plans."""
     event = get_event_row(session, event_id)
@@ -695,13 +672,10 @@ def build_match_list(session: Session, runtime: MatchingRuntime, event_id: int) 
             )
         )
     session.flush()
-    names = _names(session, people)
-    slots = slots_of(event)
     return MatchListRead(
-        meetings=[
-            _meeting_read(m, slots, names)
-            for m in repo.meetings(session, event_id, include_cancelled=False)
-        ],
+        meetings=_meeting_reads(
+            session, event, repo.meetings(session, event_id, include_cancelled=False)
+        ),
         objective=round(result.objective, 4),
         greedy_objective=round(result.greedy_objective, 4),
         ratio_to_greedy=round(result.objective / result.greedy_objective, 4)
@@ -747,7 +721,8 @@ def conflict_message(c: docking.Conflict, names: dict[str, str], slots: int, tab
     return f"{name[0]}与{name[1]}的会谈未能排入：{why}"
 
 
-def _conflicts(conflicts, names: dict[str, str], event: Event) -> list[ConflictRead]:
+def _conflicts(session: Session, conflicts, event: Event) -> list[ConflictRead]:
+    names = _names(session, event.participants)
     return [
         ConflictRead(
             kind=c.kind,
@@ -794,16 +769,11 @@ def build_schedule(session: Session, event_id: int) -> ScheduleRead:
             m.slot, m.table_no = spot.slot, spot.table
     event.status = "scheduled"
     session.flush()
-    names = _names(session, people)
-    slots = slots_of(event)
+    planned = repo.meetings(session, event_id, include_cancelled=False)
     return ScheduleRead(
-        meetings=[
-            _meeting_read(m, slots, names)
-            for m in repo.meetings(session, event_id, include_cancelled=False)
-            if m.slot is not None
-        ],
-        conflicts=_conflicts(schedule.conflicts, names, event),
-        unplaced=[_meeting_read(m, slots, names) for m in unplaced],
+        meetings=_meeting_reads(session, event, [m for m in planned if m.slot is not None]),
+        conflicts=_conflicts(session, schedule.conflicts, event),
+        unplaced=_meeting_reads(session, event, unplaced),
         idle_gaps=schedule.idle_gaps,
     )
 
@@ -820,12 +790,10 @@ def _schedule(session: Session, event: Event, planned: list[Meeting]) -> Schedul
     placed = [m for m in planned if m.slot is not None and m.table_no is not None]
     grid = [_to_grid(m) for m in placed]
     conflicts = docking.check_schedule(_parties(people), grid, event.slot_count, event.tables)
-    names = _names(session, people)
-    slots = slots_of(event)
     return ScheduleRead(
-        meetings=[_meeting_read(m, slots, names) for m in placed],
-        conflicts=_conflicts(conflicts, names, event),
-        unplaced=[_meeting_read(m, slots, names) for m in planned if m.slot is None],
+        meetings=_meeting_reads(session, event, placed),
+        conflicts=_conflicts(session, conflicts, event),
+        unplaced=_meeting_reads(session, event, [m for m in planned if m.slot is None]),
         idle_gaps=docking.idle_gaps(grid),
     )
 
@@ -858,7 +826,7 @@ def _verify(session: Session, event: Event, changed: Meeting, force: bool) -> li
     relevant = [
         c for c in conflicts if (c.slot is None or c.slot == changed.slot) and mine & set(c.parties)
     ]
-    found = _conflicts(relevant, _names(session, people), event)
+    found = _conflicts(session, relevant, event)
     if found and not force:
         raise Conflict(
             "the change conflicts with the schedule; send force=true to keep it anyway",
@@ -887,8 +855,7 @@ def update_meeting(
         m.locked = True if data.locked is None else data.locked
     session.flush()
     conflicts = _verify(session, event, m, data.force) if m.status == "planned" else []
-    names = _names(session, event.participants)
-    return MeetingChange(_meeting_read(m, slots_of(event), names), conflicts)
+    return MeetingChange(_meeting_reads(session, event, [m])[0], conflicts)
 
 
 def add_meeting(session: Session, event_id: int, data: MeetingCreate) -> MeetingChange:
@@ -919,8 +886,7 @@ def add_meeting(session: Session, event_id: int, data: MeetingCreate) -> Meeting
     session.add(m)
     session.flush()
     conflicts = _verify(session, event, m, data.force) if m.slot is not None else []
-    names = _names(session, event.participants)
-    return MeetingChange(_meeting_read(m, slots_of(event), names), conflicts)
+    return MeetingChange(_meeting_reads(session, event, [m])[0], conflicts)
 
 
 def record_outcome(session: Session, meeting_id: int, data: OutcomeIn) -> MeetingRead:
@@ -936,5 +902,4 @@ def record_outcome(session: Session, meeting_id: int, data: OutcomeIn) -> Meetin
     m.outcome_at = utcnow()
     session.flush()
     feedback.outcome_recorded(session, m)
-    names = _names(session, event.participants)
-    return _meeting_read(m, slots_of(event), names)
+    return _meeting_reads(session, event, [m])[0]

@@ -39,6 +39,16 @@ def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+def _or_new(session: Session, stats: LoadStats, found: Any, model: type, **keys: Any) -> Any:
+    """The row found, or a new row of `model` with these keys (counted as created)."""
+    if found is not None:
+        return found
+    row = model(**keys)
+    session.add(row)
+    stats.created += 1
+    return row
+
+
 def _set(obj: Any, stats: LoadStats, **values: Any) -> None:
     changed = False
     for key, value in values.items():
@@ -77,11 +87,8 @@ def load_taxonomy(session: Session, data: dict[str, Any], make_current: bool) ->
 def _load_taxonomy(session: Session, data: dict[str, Any], make_current: bool) -> LoadStats:
     meta = data["version"]
     stats = LoadStats(version=meta["code"])
-    version = repo.get_version(session, meta["code"])
-    if version is None:
-        version = TaxonomyVersion(code=meta["code"])
-        session.add(version)
-        stats.created += 1
+    found = repo.get_version(session, meta["code"])
+    version = _or_new(session, stats, found, TaxonomyVersion, code=meta["code"])
     _set(
         version,
         stats,
@@ -99,11 +106,14 @@ def _load_taxonomy(session: Session, data: dict[str, Any], make_current: bool) -
 
     existing = {c.code: c for c in repo.list_chains(session, version.id)}
     for c_pos, c_data in enumerate(data["chains"]):
-        chain = existing.get(c_data["code"])
-        if chain is None:
-            chain = Chain(taxonomy_version_id=version.id, code=c_data["code"])
-            session.add(chain)
-            stats.created += 1
+        chain = _or_new(
+            session,
+            stats,
+            existing.get(c_data["code"]),
+            Chain,
+            taxonomy_version_id=version.id,
+            code=c_data["code"],
+        )
         _set(
             chain,
             stats,
@@ -118,11 +128,8 @@ def _load_taxonomy(session: Session, data: dict[str, Any], make_current: bool) -
         links = {link.code: link for link in chain.links}
         link_pos = 0
         for s_pos, s_data in enumerate(c_data.get("sub_chains", [])):
-            sub = subs.get(s_data["code"])
-            if sub is None:
-                sub = SubChain(chain_id=chain.id, code=s_data["code"])
-                session.add(sub)
-                stats.created += 1
+            found = subs.get(s_data["code"])
+            sub = _or_new(session, stats, found, SubChain, chain_id=chain.id, code=s_data["code"])
             _set(sub, stats, name=s_data["name"], position=s_pos)
             session.flush()
             stats.sub_chains += 1
@@ -145,12 +152,10 @@ def _upsert_link(
     data: dict[str, Any],
     position: int,
 ) -> None:
-    link = links.get(data["code"])
-    if link is None:
-        link = ChainLink(chain_id=chain.id, code=data["code"])
-        session.add(link)
-        links[link.code] = link
-        stats.created += 1
+    link = _or_new(
+        session, stats, links.get(data["code"]), ChainLink, chain_id=chain.id, code=data["code"]
+    )
+    links[link.code] = link
     _set(
         link,
         stats,
@@ -209,22 +214,25 @@ def list_versions(session: Session) -> list[TaxonomyVersionRead]:
     ]
 
 
+def _summary(chain: Chain, version: TaxonomyVersion) -> dict[str, Any]:
+    """What a chain's summary and its detail both show."""
+    return {
+        "code": chain.code,
+        "name": chain.name,
+        "description": chain.description,
+        "taxonomy_version": version.code,
+        "sub_chain_count": len(chain.sub_chains),
+        "link_count": len(chain.links),
+    }
+
+
 def list_chains(session: Session, version_code: str | None) -> list[ChainSummary]:
     """Chains of a version with their sizes (read once per session)."""
 
     def read() -> tuple[TaxonomyVersion, list[ChainSummary]]:
         version = resolve_version(session, version_code)
-        return version, [
-            ChainSummary(
-                code=c.code,
-                name=c.name,
-                description=c.description,
-                taxonomy_version=version.code,
-                sub_chain_count=len(c.sub_chains),
-                link_count=len(c.links),
-            )
-            for c in repo.list_chains(session, version.id)
-        ]
+        chains = repo.list_chains(session, version.id)
+        return version, [ChainSummary(**_summary(c, version)) for c in chains]
 
     return list(_once(session, ("chains", version_code or None), read))
 
@@ -236,12 +244,7 @@ def get_chain(session: Session, code: str, version_code: str | None) -> ChainDet
     if chain is None:
         raise NotFound(f"Unknown chain {code!r}", f"产业链“{code}”不存在")
     return ChainDetail(
-        code=chain.code,
-        name=chain.name,
-        description=chain.description,
-        taxonomy_version=version.code,
-        sub_chain_count=len(chain.sub_chains),
-        link_count=len(chain.links),
+        **_summary(chain, version),
         reference_leaders=[ReferenceLeader(**x) for x in chain.reference_leaders or []],
         sub_chains=[
             SubChainRead(code=s.code, name=s.name, links=[LinkRead.from_model(x) for x in s.links])
