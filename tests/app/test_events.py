@@ -188,6 +188,10 @@ def test_schedule_move_exports_outcomes_report(client: TestClient, event: dict) 
     assert "会谈日程" in html and meetings[0]["leader_name"] in html
     ics = client.get(f"/api/v1/events/{ev_id}/agenda", params={"party": party, "format": "ics"})
     assert ics.text.startswith("BEGIN:VCALENDAR") and "BEGIN:VEVENT" in ics.text
+    assert ics.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert (
+        ics.headers["content-disposition"] == f'attachment; filename="agenda-{ev_id}-{party}.ics"'
+    )
     assert "DTSTART:20270318T" in ics.text and ics.text.endswith("END:VCALENDAR\r\n")
 
     m0, m1 = meetings[0], meetings[1]
