@@ -43,8 +43,7 @@ def create_demand(
     principal: PrincipalDep,
 ) -> DemandRead:
     """Post a need of a chain leader (its own account, or an admin)."""
-    access.ensure_leader_editor(principal, data.leader_id)
-    demand = service.create(session, data, index)
+    demand = service.create(session, principal, data, index)
     response.headers["Location"] = f"/api/v1/demands/{demand.id}"
     response.headers["ETag"] = f'"{demand.version}"'
     return demand
@@ -126,8 +125,7 @@ def update_demand(
     principal: PrincipalDep,
 ) -> DemandRead:
     """Change some fields; status moves along draft → published → docking → intention → signed."""
-    access.ensure_demand_editor(session, principal, demand_id)
-    demand = service.update(session, demand_id, data, expected, index)
+    demand = service.update(session, principal, demand_id, data, expected, index)
     response.headers["ETag"] = f'"{demand.version}"'
     return demand
 
@@ -143,8 +141,7 @@ def delete_demand(
     principal: PrincipalDep,
 ) -> None:
     """Soft-delete a need (restore with POST /demands/{id}/restore)."""
-    access.ensure_demand_editor(session, principal, demand_id)
-    service.delete(session, demand_id, expected, index)
+    service.delete(session, principal, demand_id, expected, index)
 
 
 @router.post("/{demand_id}/restore", summary="恢复已删除需求 / undo delete")
@@ -152,5 +149,4 @@ def restore_demand(
     demand_id: PathId, session: SessionDep, index: IndexDep, principal: PrincipalDep
 ) -> DemandRead:
     """Undo a delete."""
-    access.ensure_demand_editor(session, principal, demand_id)
-    return service.restore(session, demand_id, index)
+    return service.restore(session, principal, demand_id, index)

@@ -61,5 +61,4 @@ def update_leader(
     principal: PrincipalDep,
 ) -> LeaderRead:
     """Change some fields (the leader itself or an admin)."""
-    access.ensure_leader_editor(principal, leader_id)
-    return service.update(session, leader_id, data, expected, index)
+    return service.update(session, principal, leader_id, data, expected, index)

@@ -19,7 +19,7 @@ from app.repositories.smes import SmeFilters
 from app.routers.filters import CertQuery, CityQuery, CodeQuery, TextQuery, TierQuery
 from app.schemas.common import Page
 from app.schemas.sme import BulkCreated, SmeCreate, SmeRead, SmeUpdate
-from app.services import access, auth
+from app.services import access
 from app.services import smes as service
 
 router = APIRouter(prefix="/smes", tags=["smes"], dependencies=[Depends(require_principal)])
@@ -34,10 +34,7 @@ def create_sme(
     principal: PrincipalDep,
 ) -> SmeRead:
     """Register an SME profile; an SME account registering its own becomes bound to it."""
-    access.ensure_can_create_sme(principal)
-    sme = service.create(session, data, index, principal)
-    if principal.role == "sme" and principal.user_id is not None:
-        auth.bind_sme(session, principal.user_id, sme.id)
+    sme = service.create(session, principal, data, index)
     response.headers["Location"] = f"/api/v1/smes/{sme.id}"
     response.headers["ETag"] = f'"{sme.version}"'
     return sme
@@ -114,8 +111,7 @@ def update_sme(
     principal: PrincipalDep,
 ) -> SmeRead:
     """Change some fields; send `version` or If-Match to guard against lost updates."""
-    access.ensure_sme_editor(principal, sme_id)
-    sme = service.update(session, sme_id, data, expected, index)
+    sme = service.update(session, principal, sme_id, data, expected, index)
     response.headers["ETag"] = f'"{sme.version}"'
     return sme
 
@@ -131,8 +127,7 @@ def delete_sme(
     principal: PrincipalDep,
 ) -> None:
     """Soft-delete a profile (restore with POST /smes/{id}/restore)."""
-    access.ensure_sme_editor(principal, sme_id)
-    service.delete(session, sme_id, expected, index)
+    service.delete(session, principal, sme_id, expected, index)
 
 
 @router.post("/{sme_id}/restore", summary="恢复已删除档案 / undo delete")
@@ -140,5 +135,4 @@ def restore_sme(
     sme_id: PathId, session: SessionDep, index: IndexDep, principal: PrincipalDep
 ) -> SmeRead:
     """Undo a delete."""
-    access.ensure_sme_editor(principal, sme_id)
-    return service.restore(session, sme_id, index)
+    return service.restore(session, principal, sme_id, index)

@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    create_model,
     field_validator,
 )
 
@@ -45,6 +46,34 @@ class Schema(BaseModel):
         return value
 
 
+def partial_of(
+    model: type[Schema],
+    name: str,
+    doc: str,
+    base: type[Schema] = Schema,
+    exclude: tuple[str, ...] = (),
+    **extra: Any,
+) -> Any:
+    """The update schema of a create schema: the same fields and rules, each optional and unset.
+
+    Derived rather than written out, so a field added to the create schema can be changed too;
+    `base` carries model validators (it may declare fields: these become optional as well) and
+    `exclude` names fields an update never changes (the owner), and `extra` adds fields only an
+    update has (`version`, a status move) as (type, FieldInfo).
+    """
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        if field_name in exclude:
+            continue
+        inner = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        optional = Field(
+            default=None, alias=info.alias, title=info.title, description=info.description
+        )
+        fields[field_name] = (inner | None, optional)
+    fields.update(extra)
+    return create_model(name, __base__=base, __doc__=doc, __module__=model.__module__, **fields)
+
+
 class ReadSchema(BaseModel):
     """Base of response schemas."""
 
@@ -58,6 +87,11 @@ class ReadSchema(BaseModel):
             if hasattr(obj, name):
                 values[name] = getattr(obj, name)
         return cls(**values)
+
+
+def version_field() -> tuple[Any, Any]:
+    """The `version` an update names (or If-Match) so that it never overwrites a newer one."""
+    return (int | None, Field(default=None, ge=1, le=2_147_483_647))
 
 
 class Page(BaseModel, Generic[T]):

@@ -20,6 +20,8 @@ from app.schemas.common import (
     TagList,
     Text200,
     TierCode,
+    partial_of,
+    version_field,
 )
 from matching import vocab
 
@@ -72,6 +74,10 @@ class Budget(Schema):
 
 
 _RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:[-~～至到]\s*(\d+(?:\.\d+)?))?\s*(?:万元|万)?\s*$")
+# One bound only, as people write it: "200以上", "≥200", "不超过500万", "500以内".
+_AMOUNT = r"\s*(\d+(?:\.\d+)?)\s*(?:万元|万)?\s*"
+_AT_LEAST = re.compile(rf"^\s*(?:≥|>=|不低于|不少于)?{_AMOUNT}(以上|起)?\s*$")
+_AT_MOST = re.compile(rf"^\s*(?:≤|<=|不超过|不高于)?{_AMOUNT}(以内|以下)?\s*$")
 
 
 def _budget_from_scalar(value: Any) -> Any:
@@ -87,13 +93,18 @@ def _budget_from_scalar(value: Any) -> Any:
             return None
         if text.lower() in NEGOTIABLE_WORDS:
             return {"negotiable": True}
+        for pattern, bound in ((_AT_LEAST, "min"), (_AT_MOST, "max")):
+            one = pattern.match(text)
+            # A bare number is the range of one value (below); a word or sign names one bound.
+            if one and (one.group(2) or not text[0].isdigit()):
+                return {bound: float(one.group(1))}
         match = _RANGE.match(text)
         if match:
             low, high = match.group(1), match.group(2) or match.group(1)
             return {"min": float(low), "max": float(high)}
     raise ValueError(
-        f"预算格式错误“{value}”，可填数字(万元)、区间如“50-80”或“面议” / "
-        "budget must be a number in 10k CNY, a range like '50-80', or '面议'"
+        f"预算格式错误“{value}”，可填数字(万元)、区间如“50-80”、“200以上”、“500以内”或“面议” / "
+        "budget must be a number in 10k CNY, a range like '50-80', '200以上', '500以内' or '面议'"
     )
 
 
@@ -161,7 +172,7 @@ class DemandBase(Schema):
 
     @model_validator(mode="after")
     def _tidy(self) -> "DemandBase":
-        if "required_certifications" in self.model_fields_set:
+        if self.required_certifications:
             self.required_certifications = _dedupe_certs(self.required_certifications)
         return self
 
@@ -175,36 +186,14 @@ class DemandCreate(DemandBase):
     status: DemandStatusCode = vocab.DemandStatus.PUBLISHED
 
 
-class DemandUpdate(Schema):
-    """A partial update; status moves only along the lifecycle."""
-
-    title: Text200 | None = None
-    description: LongText | None = None
-    chain: Code | None = None
-    link: Code | None = None
-    need_type: NeedTypeCode | None = None
-    keywords: TagList | None = None
-    specification: LongText | None = None
-    material_process: LongText | None = None
-    quantity: float | None = Field(default=None, ge=0, le=1e12)
-    unit: Annotated[str, StringConstraints(max_length=50)] | None = None
-    budget: BudgetIn = None
-    required_certifications: CertRequirements | None = None
-    region_preference: RegionIn = None
-    min_tier: TierCode | None = None
-    lead_time_days: int | None = Field(default=None, ge=0, le=3650)
-    valid_until: date | None = None
-    status: DemandStatusCode | None = None
-    contact_name: ShortText | None = None
-    contact_phone: Phone = None
-    contact_email: Email = None
-    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
-
-    @model_validator(mode="after")
-    def _tidy(self) -> "DemandUpdate":
-        if self.required_certifications is not None:
-            self.required_certifications = _dedupe_certs(self.required_certifications)
-        return self
+DemandUpdate = partial_of(
+    DemandCreate,
+    "DemandUpdate",
+    "A partial update; status moves only along the lifecycle.",
+    base=DemandBase,
+    exclude=("leader_id",),
+    version=version_field(),
+)
 
 
 class LeaderRef(BaseModel):

@@ -6,7 +6,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
-from app.schemas.common import CodeList, LongText, ReadSchema, Schema, ShortText, Text200
+from app.schemas.common import (
+    CodeList,
+    LongText,
+    ReadSchema,
+    Schema,
+    ShortText,
+    Text200,
+    partial_of,
+    version_field,
+)
 from matching.timeslots import minutes
 
 _TIME = re.compile(r"^\d{1,2}:\d{2}$")
@@ -48,7 +57,13 @@ class Break(Schema):
         return self
 
 
-class EventCreate(Schema):
+class EventBase(Schema):
+    """What create and update share: the date may be given as `date`."""
+
+    model_config = Schema.model_config | {"populate_by_name": True}
+
+
+class EventCreate(EventBase):
     """A new docking event."""
 
     title: Text200
@@ -65,29 +80,15 @@ class EventCreate(Schema):
     leader_fixed_table: bool = True
     notes: LongText = ""
 
-    model_config = Schema.model_config | {"populate_by_name": True}
 
-
-class EventUpdate(Schema):
-    """A partial update of an event."""
-
-    title: Text200 | None = None
-    chains: CodeList | None = None
-    event_date: date | None = Field(default=None, alias="date")
-    venue: ShortText | None = None
-    organizer: ShortText | None = None
-    start_time: TimeOfDay | None = None
-    meeting_minutes: int | None = Field(default=None, ge=5, le=240)
-    gap_minutes: int | None = Field(default=None, ge=0, le=120)
-    slot_count: int | None = Field(default=None, ge=1, le=60)
-    breaks: list[Break] | None = Field(default=None, max_length=10)
-    tables: int | None = Field(default=None, ge=1, le=500)
-    leader_fixed_table: bool | None = None
-    status: Literal["planning", "scheduled", "done"] | None = None
-    notes: LongText | None = None
-    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
-
-    model_config = Schema.model_config | {"populate_by_name": True}
+EventUpdate = partial_of(
+    EventCreate,
+    "EventUpdate",
+    "A partial update of an event.",
+    base=EventBase,
+    status=(Literal["planning", "scheduled", "done"] | None, Field(default=None)),
+    version=version_field(),
+)
 
 
 class SlotRead(BaseModel):

@@ -20,6 +20,8 @@ from app.schemas.common import (
     Text200,
     TierCode,
     Uscc,
+    partial_of,
+    version_field,
 )
 from matching import vocab
 
@@ -70,30 +72,13 @@ class SmeCreate(SmeBase):
     products: Annotated[list[Product], Field(min_length=1, max_length=50)]
 
 
-class SmeUpdate(Schema):
-    """A partial update; `version` (or If-Match) guards against lost updates."""
-
-    name: Text200 | None = None
-    uscc: Uscc = None
-    city: City | None = None
-    county: Annotated[str, StringConstraints(max_length=50)] | None = None
-    size_class: SizeClassCode | None = None
-    tier: TierCode | None = None
-    products: Annotated[list[Product], Field(min_length=1, max_length=50)] | None = None
-    processes: TagList | None = None
-    certifications: CertificationList | None = None
-    invention_patents: int | None = Field(default=None, ge=0, le=1_000_000)
-    utility_patents: int | None = Field(default=None, ge=0, le=1_000_000)
-    rd_share: float | None = Field(default=None, ge=0, le=100)
-    chains: CodeList | None = None
-    links: CodeList | None = None
-    leaders_supplied: TagList | None = None
-    export: bool | None = None
-    description: LongText | None = None
-    contact_name: ShortText | None = None
-    contact_phone: Phone = None
-    contact_email: Email = None
-    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
+# A partial update; `version` (or If-Match) guards against lost updates.
+SmeUpdate = partial_of(
+    SmeCreate,
+    "SmeUpdate",
+    "A partial update; `version` (or If-Match) guards against lost updates.",
+    version=version_field(),
+)
 
 
 class ProductRead(ReadSchema):

@@ -103,7 +103,7 @@ def decide(
         profile = repo.sme_of(session, claim.enterprise_id)
         if profile is not None:
             if profile.deleted_at is not None:
-                smes.restore(session, profile.id, index)
+                smes.undelete(session, profile.id, index)
             auth.bind_sme(session, user.id, profile.id)
     claim.status = "approved" if approve else "rejected"
     claim.decided_by = principal.user_id

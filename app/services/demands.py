@@ -18,23 +18,17 @@ from app.services.taxonomy import CodeBook
 from matching import vocab
 from models import Demand, utcnow
 
-PLAIN_FIELDS = (
-    "title",
-    "description",
-    "need_type",
-    "keywords",
-    "specification",
-    "material_process",
-    "quantity",
-    "unit",
-    "min_tier",
-    "lead_time_days",
-    "valid_until",
-    "status",
-    "contact_name",
-    "contact_phone",
-    "contact_email",
+# Fields stored in another shape (budget, region), resolved (leader, chain, link) or as a list.
+SHAPED_FIELDS = (
+    "leader_id",
+    "chain",
+    "link",
+    "budget",
+    "required_certifications",
+    "region_preference",
 )
+# Every other field is a column of the same name: derived from the schema, not listed again.
+PLAIN_FIELDS = tuple(name for name in DemandCreate.model_fields if name not in SHAPED_FIELDS)
 NOT_NULL = ("title", "need_type", "status")
 
 
@@ -85,9 +79,10 @@ INITIAL_STATUSES = (vocab.DemandStatus.DRAFT, vocab.DemandStatus.PUBLISHED)
 
 
 def create(
-    session: Session, data: DemandCreate, index: MatchingRuntime | None = None
+    session: Session, principal: Principal, data: DemandCreate, index: MatchingRuntime | None = None
 ) -> DemandRead:
-    """Post one need, as a draft or published."""
+    """Post one need of the principal's firm (or an admin's), as a draft or published."""
+    access.ensure_leader_editor(principal, data.leader_id)
     errors: list[FieldError] = []
     if vocab.DemandStatus(data.status) not in INITIAL_STATUSES:
         errors.append(
@@ -169,12 +164,14 @@ def list_page(
 
 def update(
     session: Session,
+    principal: Principal,
     demand_id: int,
     data: DemandUpdate,
     if_match: int | None = None,
     index: MatchingRuntime | None = None,
 ) -> DemandRead:
-    """Change the fields given; the status moves only along the lifecycle."""
+    """Change the fields given (its leader or an admin); the status follows the lifecycle."""
+    access.ensure_demand_editor(session, principal, demand_id)
     demand = repo.get(session, demand_id)
     if demand is None:
         raise _not_found(demand_id)
@@ -218,11 +215,13 @@ def update(
 
 def delete(
     session: Session,
+    principal: Principal,
     demand_id: int,
     if_match: int | None = None,
     index: MatchingRuntime | None = None,
 ) -> None:
-    """Soft-delete a need; it can be restored."""
+    """Soft-delete a need (its leader or an admin); it can be restored."""
+    access.ensure_demand_editor(session, principal, demand_id)
     demand = repo.get(session, demand_id)
     if demand is None:
         raise _not_found(demand_id)
@@ -233,8 +232,11 @@ def delete(
         index.record_deleted(session, "demand", demand.id)
 
 
-def restore(session: Session, demand_id: int, index: MatchingRuntime | None = None) -> DemandRead:
-    """Undo a soft delete."""
+def restore(
+    session: Session, principal: Principal, demand_id: int, index: MatchingRuntime | None = None
+) -> DemandRead:
+    """Undo a soft delete (its leader or an admin)."""
+    access.ensure_demand_editor(session, principal, demand_id)
     demand = repo.get(session, demand_id, include_deleted=True)
     if demand is None:
         raise _not_found(demand_id)

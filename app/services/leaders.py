@@ -10,6 +10,8 @@ from app.repositories import enterprises as enterprise_repo
 from app.repositories import leaders as repo
 from app.schemas.common import Page
 from app.schemas.leader import LeaderCreate, LeaderRead, LeaderUpdate
+from app.services import access
+from app.services.auth import Principal
 from app.services.common import check_version, refuse_nulls
 from app.services.matching import MatchingRuntime
 from app.services.taxonomy import CodeBook
@@ -126,12 +128,14 @@ def list_page(
 
 def update(
     session: Session,
+    principal: Principal,
     leader_id: int,
     data: LeaderUpdate,
     if_match: int | None = None,
     index: MatchingRuntime | None = None,
 ) -> LeaderRead:
-    """Change the fields given."""
+    """Change the fields given (the leader itself or an admin)."""
+    access.ensure_leader_editor(principal, leader_id)
     leader = repo.get(session, leader_id)
     if leader is None:
         raise _not_found(leader_id)

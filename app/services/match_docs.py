@@ -1,6 +1,7 @@
 """Stored rows (and validated inputs) as the matcher's documents."""
 
 import hashlib
+from typing import Any
 
 from matching.documents import (
     CertRequirement,
@@ -20,53 +21,118 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+# Fields of an SME profile the matcher never reads: changing one leaves its document as it is
+# (tests/app/test_field_registry.py checks this list against SmeCreate both ways).
+SME_UNMATCHED_FIELDS = frozenset(
+    {
+        "uscc",
+        "county",
+        "size_class",
+        "utility_patents",
+        "rd_share",
+        "export",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+    }
+)
+
+
+def _profile_doc(
+    doc_id: int | str,
+    name: str,
+    city: str | None,
+    certifications: frozenset[str],
+    chains: frozenset[str],
+    links: frozenset[str],
+    profile: Any,
+) -> ProfileDoc:
+    """The one mapping to a ProfileDoc; `profile` is a stored row or a validated SmeCreate."""
+    return ProfileDoc(
+        id=doc_id,
+        name=name,
+        products=tuple(p.name for p in profile.products),
+        niches=tuple(p.niche for p in profile.products if p.niche),
+        capacities=tuple(p.capacity for p in profile.products if p.capacity),
+        processes=tuple(profile.processes or ()),
+        certifications=certifications,
+        description=profile.description or "",
+        city=city,
+        tier=str(profile.tier),
+        chains=chains,
+        links=links,
+        leaders_supplied=tuple(profile.leaders_supplied or ()),
+        invention_patents=profile.invention_patents or 0,
+    )
+
+
 def profile_doc(sme: SmeProfile) -> ProfileDoc:
     """An SME profile row as a ProfileDoc."""
     ent = sme.enterprise
-    return ProfileDoc(
-        id=sme.id,
-        name=ent.name,
-        products=tuple(p.name for p in sme.products),
-        niches=tuple(p.niche for p in sme.products if p.niche),
-        capacities=tuple(p.capacity for p in sme.products if p.capacity),
-        processes=tuple(sme.processes or ()),
-        certifications=frozenset(c.name for c in sme.certifications),
-        description=sme.description or "",
-        city=ent.city,
-        tier=sme.tier,
-        chains=frozenset(c.code for c in sme.chains),
-        links=frozenset(x.code for x in sme.links),
-        leaders_supplied=tuple(sme.leaders_supplied or ()),
-        invention_patents=sme.invention_patents or 0,
+    return _profile_doc(
+        sme.id,
+        ent.name,
+        ent.city,
+        frozenset(c.name for c in sme.certifications),
+        frozenset(c.code for c in sme.chains),
+        frozenset(x.code for x in sme.links),
+        sme,
+    )
+
+
+# Fields of a need the matcher never reads (checked against DemandCreate like the above).
+DEMAND_UNMATCHED_FIELDS = frozenset(
+    {"budget", "lead_time_days", "contact_name", "contact_phone", "contact_email"}
+)
+
+
+def _need_doc(
+    doc_id: int | str,
+    chain: str | None,
+    link: str | None,
+    certifications: tuple[CertRequirement, ...],
+    region: tuple[str, tuple[str, ...]],
+    leader: tuple[str | None, str | None],
+    need: Any,
+) -> NeedDoc:
+    """The one mapping to a NeedDoc; `need` is a stored row or a validated DemandCreate."""
+    return NeedDoc(
+        id=doc_id,
+        title=need.title,
+        description=need.description or "",
+        keywords=tuple(need.keywords or ()),
+        specification=need.specification,
+        material_process=need.material_process,
+        chain=chain,
+        link=link,
+        need_type=str(need.need_type),
+        certifications=certifications,
+        region_scope=region[0],
+        region_cities=region[1],
+        leader_name=leader[0],
+        leader_city=leader[1],
+        min_tier=str(need.min_tier) if need.min_tier else None,
+        quantity=need.quantity,
+        unit=need.unit,
+        status=str(need.status),
+        valid_until=need.valid_until,
     )
 
 
 def need_doc(d: Demand) -> NeedDoc:
     """A need row as a NeedDoc."""
     ent = d.leader.enterprise if d.leader else None
-    return NeedDoc(
-        id=d.id,
-        title=d.title,
-        description=d.description or "",
-        keywords=tuple(d.keywords or ()),
-        specification=d.specification,
-        material_process=d.material_process,
-        chain=d.chain.code if d.chain else None,
-        link=d.link.code if d.link else None,
-        need_type=d.need_type,
-        certifications=tuple(
+    return _need_doc(
+        d.id,
+        d.chain.code if d.chain else None,
+        d.link.code if d.link else None,
+        tuple(
             CertRequirement(c["name"], bool(c.get("must", True)))
             for c in d.required_certifications or []
         ),
-        region_scope=d.region_scope or "any",
-        region_cities=tuple(d.region_cities or ()),
-        leader_name=ent.name if ent else None,
-        leader_city=ent.city if ent else None,
-        min_tier=d.min_tier,
-        quantity=d.quantity,
-        unit=d.unit,
-        status=d.status,
-        valid_until=d.valid_until,
+        (d.region_scope or "any", tuple(d.region_cities or ())),
+        (ent.name, ent.city) if ent else (None, None),
+        d,
     )
 
 
@@ -115,47 +181,28 @@ def link_match_text(link: ChainLink) -> str:
     return link_text(link_doc(link))
 
 
-def profile_doc_from_input(data, doc_id) -> ProfileDoc:
+def profile_doc_from_input(data: Any, doc_id: int | str) -> ProfileDoc:
     """A validated SmeCreate as a ProfileDoc (for evaluation without a database)."""
-    return ProfileDoc(
-        id=doc_id,
-        name=data.name,
-        products=tuple(p.name for p in data.products),
-        niches=tuple(p.niche for p in data.products if p.niche),
-        capacities=tuple(p.capacity for p in data.products if p.capacity),
-        processes=tuple(data.processes),
-        certifications=frozenset(data.certifications),
-        description=data.description,
-        city=data.city,
-        tier=str(data.tier),
-        chains=frozenset(data.chains),
-        links=frozenset(data.links),
-        leaders_supplied=tuple(data.leaders_supplied),
-        invention_patents=data.invention_patents,
+    return _profile_doc(
+        doc_id,
+        data.name,
+        data.city,
+        frozenset(data.certifications),
+        frozenset(data.chains),
+        frozenset(data.links),
+        data,
     )
 
 
 def need_doc_from_input(data, doc_id, leader_name: str | None, leader_city: str | None) -> NeedDoc:
     """A validated DemandCreate as a NeedDoc (for evaluation without a database)."""
     region = data.region_preference
-    return NeedDoc(
-        id=doc_id,
-        title=data.title,
-        description=data.description,
-        keywords=tuple(data.keywords),
-        specification=data.specification,
-        material_process=data.material_process,
-        chain=data.chain,
-        link=data.link,
-        need_type=str(data.need_type),
-        certifications=tuple(CertRequirement(c.name, c.must) for c in data.required_certifications),
-        region_scope=str(region.scope) if region else "any",
-        region_cities=tuple(region.cities) if region else (),
-        leader_name=leader_name,
-        leader_city=leader_city,
-        min_tier=str(data.min_tier) if data.min_tier else None,
-        quantity=data.quantity,
-        unit=data.unit,
-        status=str(data.status),
-        valid_until=data.valid_until,
+    return _need_doc(
+        doc_id,
+        data.chain,
+        data.link,
+        tuple(CertRequirement(c.name, c.must) for c in data.required_certifications),
+        (str(region.scope), tuple(region.cities)) if region else ("any", ()),
+        (leader_name, leader_city),
+        data,
     )

@@ -12,26 +12,22 @@ from app.repositories import leaders as leader_repo
 from app.repositories import smes as repo
 from app.schemas.common import Page
 from app.schemas.sme import SmeCreate, SmeRead, SmeUpdate
+from app.services import access, auth
 from app.services.auth import Principal
 from app.services.common import check_version, refuse_nulls, search_text, validate_rows
 from app.services.leaders import ensure_name_free
 from app.services.matching import MatchingRuntime
 from app.services.taxonomy import CodeBook
+from matching import vocab
 from models import Enterprise, SmeCertification, SmeProduct, SmeProfile, utcnow
 
 ENTERPRISE_FIELDS = ("name", "uscc", "city", "county", "size_class")
-PROFILE_FIELDS = (
-    "tier",
-    "processes",
-    "invention_patents",
-    "utility_patents",
-    "rd_share",
-    "leaders_supplied",
-    "export",
-    "description",
-    "contact_name",
-    "contact_phone",
-    "contact_email",
+# Fields kept in their own rows (products, certificates) or resolved to taxonomy records.
+RELATED_FIELDS = ("products", "certifications", "chains", "links")
+# Every other field of the schema is a column of the same name on the profile: derived, so a
+# field added to SmeCreate (and to the model) is stored without another list to update.
+PROFILE_FIELDS = tuple(
+    name for name in SmeCreate.model_fields if name not in ENTERPRISE_FIELDS + RELATED_FIELDS
 )
 NOT_NULL = ("name", "city", "tier", "products", "invention_patents", "utility_patents", "export")
 
@@ -63,7 +59,7 @@ def _apply(sme: SmeProfile, data: SmeCreate | SmeUpdate, fields: set[str], refs:
     for name in PROFILE_FIELDS:
         if name in fields:
             value = getattr(data, name)
-            setattr(sme, name, str(value) if name == "tier" else value)
+            setattr(sme, name, str(value) if isinstance(value, vocab.StrEnum) else value)
     for name in ENTERPRISE_FIELDS:
         if name in fields and name != "uscc":
             value = getattr(data, name)
@@ -138,16 +134,18 @@ def _claim_first(code: str) -> Conflict:
 
 def create(
     session: Session,
+    principal: Principal,
     data: SmeCreate,
     index: MatchingRuntime | None = None,
-    principal: Principal | None = None,
 ) -> SmeRead:
-    """Register one SME profile (`principal`: who registers it; None for the service itself).
+    """Register one SME profile; an SME account registering its own becomes bound to it.
 
-    A firm already on record is never bound by its credit code alone: staff may add its SME
-    profile; a self-service account only after an organizer approved its claim (app.services.
-    claims), since the code is printed on every licence and would let anyone take the record.
+    Staff register any firm; an SME account its own, once. A firm already on record is never
+    bound by its credit code alone: staff may add its SME profile; a self-service account only
+    after an organizer approved its claim (app.services.claims), since the code is printed on
+    every licence and would let anyone take the record.
     """
+    access.ensure_can_create_sme(principal)
     book = CodeBook.load(session)
     errors: list[FieldError] = []
     fields = set(SmeCreate.model_fields)
@@ -161,7 +159,6 @@ def create(
             raise Conflict(*_uscc_taken(data.uscc), field="uscc")
         claimed = (
             enterprise is None
-            or principal is None
             or principal.is_staff
             or (
                 principal.user_id is not None
@@ -178,6 +175,8 @@ def create(
     if index:
         index.record_sme(session, sme)
     session.flush()
+    if principal.role == "sme" and principal.user_id is not None:
+        auth.bind_sme(session, principal.user_id, sme.id)
     return SmeRead.from_model(sme)
 
 
@@ -291,12 +290,14 @@ def list_page(session: Session, filters: repo.SmeFilters, limit: int, offset: in
 
 def update(
     session: Session,
+    principal: Principal,
     sme_id: int,
     data: SmeUpdate,
     if_match: int | None = None,
     index: MatchingRuntime | None = None,
 ) -> SmeRead:
-    """Change the fields given; refuse edits made against an older version."""
+    """Change the fields given (the SME itself or an admin); refuse edits of an older version."""
+    access.ensure_sme_editor(principal, sme_id)
     sme = repo.get(session, sme_id)
     if sme is None:
         raise _not_found(sme_id)
@@ -332,11 +333,13 @@ def update(
 
 def delete(
     session: Session,
+    principal: Principal,
     sme_id: int,
     if_match: int | None = None,
     index: MatchingRuntime | None = None,
 ) -> None:
-    """Soft-delete a profile; it can be restored."""
+    """Soft-delete a profile (the SME itself or an admin); it can be restored."""
+    access.ensure_sme_editor(principal, sme_id)
     sme = repo.get(session, sme_id)
     if sme is None:
         raise _not_found(sme_id)
@@ -347,8 +350,16 @@ def delete(
         index.record_deleted(session, "sme", sme.id)
 
 
-def restore(session: Session, sme_id: int, index: MatchingRuntime | None = None) -> SmeRead:
-    """Undo a soft delete."""
+def restore(
+    session: Session, principal: Principal, sme_id: int, index: MatchingRuntime | None = None
+) -> SmeRead:
+    """Undo a soft delete (the SME itself or an admin)."""
+    access.ensure_sme_editor(principal, sme_id)
+    return undelete(session, sme_id, index)
+
+
+def undelete(session: Session, sme_id: int, index: MatchingRuntime | None = None) -> SmeRead:
+    """Undo a soft delete within a use case that checked access itself (an approved claim)."""
     sme = repo.get(session, sme_id, include_deleted=True)
     if sme is None:
         raise _not_found(sme_id)

@@ -19,9 +19,9 @@ from app.routers.web.common import (
     page_errors,
     redirect,
     render,
-    split_list,
     status_of,
 )
+from app.routers.web.forms import NeedForm
 from app.schemas.auth import InterestCreate
 from app.schemas.demand import DemandCreate, DemandRead, DemandUpdate
 from app.services import access, demands, events, interests, matches, smes
@@ -91,92 +91,6 @@ def home(request: Request, session: SessionDep, user: LeaderUser) -> HTMLRespons
 # -- the need form --------------------------------------------------------------------------------
 
 
-def _budget_text(need: DemandRead) -> str:
-    b = need.budget
-    if b is None:
-        return ""
-    if b.negotiable:
-        return "面议"
-    if b.min == b.max:
-        return f"{b.min:g}"
-    return f"{b.min or 0:g}-{b.max or 0:g}"
-
-
-def _need_form(need: DemandRead) -> dict[str, Any]:
-    """The form fields of a stored need."""
-    return {
-        "title": need.title,
-        "description": need.description,
-        "chain": need.chain or "",
-        "link": need.link or "",
-        "need_type": need.need_type,
-        "keywords": "、".join(need.keywords),
-        "specification": need.specification or "",
-        "material_process": need.material_process or "",
-        "quantity": "" if need.quantity is None else f"{need.quantity:g}",
-        "unit": need.unit or "",
-        "budget": _budget_text(need),
-        "certs": [(c["name"], bool(c.get("must", True))) for c in need.required_certifications],
-        "region_scope": need.region_preference.scope,
-        "region_cities": list(need.region_preference.cities),
-        "min_tier": need.min_tier or "",
-        "lead_time_days": "" if need.lead_time_days is None else str(need.lead_time_days),
-        "valid_until": need.valid_until.isoformat() if need.valid_until else "",
-        "status": need.status,
-        "contact_name": need.contact_name or "",
-        "contact_phone": need.contact_phone or "",
-        "contact_email": need.contact_email or "",
-        "version": str(need.version),
-    }
-
-
-def _posted_need(data: Any) -> dict[str, Any]:
-    """The form as typed; certificate rows are cert_name_N with an optional cert_must_N."""
-    form: dict[str, Any] = {k: str(v).strip() for k, v in data.items()}
-    rows = sorted(
-        int(k.removeprefix("cert_name_"))
-        for k in form
-        if k.startswith("cert_name_") and k.removeprefix("cert_name_").isdigit()
-    )
-    form["certs"] = [
-        (form[f"cert_name_{i}"], f"cert_must_{i}" in form) for i in rows if form[f"cert_name_{i}"]
-    ]
-    form["region_cities"] = [str(v) for v in data.getlist("region_cities")]
-    return form
-
-
-def _need_payload(form: dict[str, Any]) -> dict[str, Any]:
-    """The API's input shape from the form; blank boxes mean "not given"."""
-
-    def opt(name: str) -> str | None:
-        return form.get(name) or None
-
-    scope = form.get("region_scope") or "any"
-    region: Any = {"scope": scope, "cities": form["region_cities"] if scope == "cities" else []}
-    return {
-        "title": form.get("title", ""),
-        "description": form.get("description", ""),
-        "chain": opt("chain"),
-        "link": opt("link"),
-        "need_type": form.get("need_type", ""),
-        "keywords": split_list(form.get("keywords")),
-        "specification": opt("specification"),
-        "material_process": opt("material_process"),
-        "quantity": opt("quantity"),
-        "unit": opt("unit"),
-        "budget": opt("budget"),
-        "required_certifications": [{"name": n, "must": must} for n, must in form["certs"]],
-        "region_preference": region,
-        "min_tier": opt("min_tier"),
-        "lead_time_days": opt("lead_time_days"),
-        "valid_until": opt("valid_until"),
-        "status": form.get("status") or "published",
-        "contact_name": opt("contact_name"),
-        "contact_phone": opt("contact_phone"),
-        "contact_email": opt("contact_email"),
-    }
-
-
 def _link_groups(session: Session) -> list[tuple[str, list[tuple[str, str]]]]:
     """Links of the current taxonomy grouped by chain name, for one select box."""
     book = CodeBook.load(session)
@@ -228,8 +142,7 @@ def new_need(request: Request, session: SessionDep, user: LeaderUser) -> HTMLRes
     """An empty need form."""
     if user.leader_id is None:
         return _forbidden(request, user, Forbidden("no leader", "本账号未绑定链主企业"))
-    form = {"certs": [], "region_scope": "province", "region_cities": [], "status": "published"}
-    return _need_page(request, session, user, form, {})
+    return _need_page(request, session, user, NeedForm.new(), {})
 
 
 @router.post("/leader/needs/new", response_class=HTMLResponse)
@@ -239,11 +152,10 @@ def create_need(
     """Post a need for this leader; then show its ranked SMEs."""
     if user.leader_id is None:
         return _forbidden(request, user, Forbidden("no leader", "本账号未绑定链主企业"))
-    form = _posted_need(data)
+    form = NeedForm.posted(data)
     try:
-        payload = {**_need_payload(form), "leader_id": user.leader_id}
-        access.ensure_leader_editor(user, user.leader_id)
-        need = demands.create(session, DemandCreate.model_validate(payload), index)
+        payload = NeedForm.create(form, leader_id=user.leader_id)
+        need = demands.create(session, user, DemandCreate.model_validate(payload), index)
     except (ValidationError, InvalidInput, DomainError) as exc:
         return _need_page(request, session, user, form, page_errors(exc), None, status_of(exc))
     return redirect(f"/leader/needs/{need.id}", "需求已发布，以下是系统推荐的中小企业")
@@ -259,7 +171,7 @@ def edit_need(
         need = demands.get(session, demand_id)
     except DomainError as exc:
         return _refused(request, user, exc)
-    return _need_page(request, session, user, _need_form(need), {}, demand_id)
+    return _need_page(request, session, user, NeedForm.load(need), {}, demand_id)
 
 
 @router.post("/leader/needs/{demand_id}/edit", response_class=HTMLResponse)
@@ -274,12 +186,13 @@ def update_need(
     """Save an edit; the version from the form guards against overwriting a newer one."""
     try:
         access.ensure_demand_editor(session, user, demand_id)
+        stored = demands.get(session, demand_id)
     except DomainError as exc:
         return _refused(request, user, exc)
-    form = _posted_need(data)
+    form = NeedForm.posted(data)
     try:
-        payload = {**_need_payload(form), "version": form.get("version") or None}
-        demands.update(session, demand_id, DemandUpdate.model_validate(payload), None, index)
+        edit = DemandUpdate.model_validate(NeedForm.update(form, stored))
+        demands.update(session, user, demand_id, edit, None, index)
     except (ValidationError, InvalidInput, DomainError) as exc:
         errors = page_errors(exc)
         if status_of(exc) == 409 and "_" in errors:

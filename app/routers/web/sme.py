@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 
 from app.deps import IndexDep, PathId, SessionDep
 from app.errors import DomainError, InvalidInput, NotFound
@@ -20,12 +19,12 @@ from app.routers.web.common import (
     page_errors,
     redirect,
     render,
-    split_list,
     status_of,
 )
+from app.routers.web.forms import SmeProfileForm
 from app.schemas.auth import InterestCreate, InterestRead
 from app.schemas.sme import SmeCreate, SmeRead, SmeUpdate
-from app.services import access, auth, demands, events, interests, matches, smes
+from app.services import access, demands, events, interests, matches, smes
 from app.services.auth import Principal
 from matching import vocab
 
@@ -87,101 +86,6 @@ def home(request: Request, session: SessionDep, index: IndexDep, user: SmeUser) 
 # -- the profile --------------------------------------------------------------------------------
 
 
-def _profile_form(sme: SmeRead) -> dict[str, Any]:
-    """The form fields of a stored profile."""
-    known = set(vocab.KNOWN_CERTIFICATIONS)
-    products = [
-        f"{p.name}|{p.capacity}" if p.capacity else p.name for p in sme.products
-    ]  # "name|capacity", as typed
-    return {
-        "name": sme.name,
-        "uscc": sme.uscc or "",
-        "city": sme.city,
-        "county": sme.county or "",
-        "size_class": sme.size_class or "",
-        "tier": sme.tier,
-        "products": "\n".join(products),
-        "processes": "\n".join(sme.processes),
-        "certifications": [c for c in sme.certifications if c in known],
-        "certifications_other": "、".join(c for c in sme.certifications if c not in known),
-        "invention_patents": str(sme.invention_patents),
-        "utility_patents": str(sme.utility_patents),
-        "rd_share": "" if sme.rd_share is None else f"{sme.rd_share:g}",
-        "chains": sme.chains,
-        "description": sme.description,
-        "contact_name": sme.contact_name or "",
-        "contact_phone": sme.contact_phone or "",
-        "contact_email": sme.contact_email or "",
-        "version": str(sme.version),
-    }
-
-
-def _posted_profile(data: FormData) -> dict[str, Any]:
-    """The form as typed, for showing it again."""
-    form: dict[str, Any] = {k: str(v).strip() for k, v in data.items()}
-    form["certifications"] = [str(v) for v in data.getlist("certifications")]
-    form["chains"] = [str(v) for v in data.getlist("chains")]
-    return form
-
-
-def _product(line: str) -> dict[str, str] | str:
-    # "产品名|产能": the part after the bar is the annual capacity.
-    name, _, capacity = line.partition("|")
-    if not capacity.strip():
-        return name.strip()
-    return {"name": name.strip(), "capacity": capacity.strip()}
-
-
-def _keep_unshown(products: list[dict[str, str] | str], stored: SmeRead) -> list[dict[str, Any]]:
-    """The products as typed, with what the form does not show kept from the stored ones.
-
-    The form shows a product as "name|capacity"; its niche and market share (set through the
-    API or an import, and the niche feeds matching) come back from the stored product of the
-    same name, so saving the form never erases them.
-    """
-    by_name: dict[str, list[Any]] = {}
-    for product in stored.products:
-        by_name.setdefault(product.name, []).append(product)
-    out: list[dict[str, Any]] = []
-    for typed in products:
-        item: dict[str, Any] = {"name": typed} if isinstance(typed, str) else dict(typed)
-        same = by_name.get(item["name"])
-        if same:
-            old = same.pop(0)
-            item.setdefault("niche", old.niche)
-            item.setdefault("market_share", old.market_share)
-        out.append(item)
-    return out
-
-
-def _profile_payload(form: dict[str, Any]) -> dict[str, Any]:
-    """The API's input shape from the form; blank boxes mean "not given"."""
-
-    def opt(name: str) -> str | None:
-        return form.get(name) or None
-
-    certs = list(form["certifications"]) + split_list(form.get("certifications_other"))
-    return {
-        "name": form.get("name", ""),
-        "uscc": opt("uscc"),
-        "city": form.get("city", ""),
-        "county": opt("county"),
-        "size_class": opt("size_class"),
-        "tier": form.get("tier", ""),
-        "products": [_product(x) for x in (form.get("products") or "").splitlines() if x.strip()],
-        "processes": split_list(form.get("processes")),
-        "certifications": list(dict.fromkeys(certs)),
-        "invention_patents": form.get("invention_patents") or 0,
-        "utility_patents": form.get("utility_patents") or 0,
-        "rd_share": opt("rd_share"),
-        "chains": form["chains"],
-        "description": form.get("description", ""),
-        "contact_name": opt("contact_name"),
-        "contact_phone": opt("contact_phone"),
-        "contact_email": opt("contact_email"),
-    }
-
-
 def _profile_page(
     request: Request,
     session: Session,
@@ -210,10 +114,7 @@ def _profile_page(
 def profile_page(request: Request, session: SessionDep, user: SmeUser) -> HTMLResponse:
     """The profile form: empty for a new account, filled in for an existing profile."""
     profile = _my_profile(session, user)
-    if profile is not None:
-        form = _profile_form(profile)
-    else:
-        form = {"certifications": [], "chains": [], "tier": "specialized"}
+    form = SmeProfileForm.new() if profile is None else SmeProfileForm.load(profile)
     return _profile_page(request, session, user, form, {})
 
 
@@ -222,19 +123,14 @@ def profile_submit(
     request: Request, session: SessionDep, index: IndexDep, user: SmeUser, data: FormDep
 ) -> Response:
     """Create the profile (and bind it to this account) or save an edit of it."""
-    form = _posted_profile(data)
-    payload = _profile_payload(form)
+    form = SmeProfileForm.posted(data)
     try:
         if user.sme_id is None:
-            access.ensure_can_create_sme(user)
-            created = smes.create(session, SmeCreate.model_validate(payload), index, user)
-            if user.role == "sme" and user.user_id is not None:
-                auth.bind_sme(session, user.user_id, created.id)
+            smes.create(session, user, SmeCreate.model_validate(SmeProfileForm.create(form)), index)
             return redirect("/sme/needs", "企业档案已登记，以下是与贵企业适配的链主需求")
-        access.ensure_sme_editor(user, user.sme_id)
-        payload["products"] = _keep_unshown(payload["products"], smes.get(session, user.sme_id))
-        payload["version"] = form.get("version") or None
-        smes.update(session, user.sme_id, SmeUpdate.model_validate(payload), None, index)
+        stored = smes.get(session, user.sme_id)
+        edit = SmeUpdate.model_validate(SmeProfileForm.update(form, stored))
+        smes.update(session, user, user.sme_id, edit, None, index)
     except (ValidationError, InvalidInput, DomainError) as exc:
         errors = page_errors(exc)
         if status_of(exc) == 409 and "_" in errors:

@@ -1,0 +1,147 @@
+"""Console forms keep every field: load a record, submit the form unchanged, nothing changes.
+
+Each form is read from the page as a browser would submit it (tests/app/webforms.py), so a
+field the template drops, a value it renders in a shape the form cannot read back, or a field
+the form writes without showing fails here. The records hold a value in every field of the
+create schema (the tables of tests/app/test_field_registry.py).
+"""
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.routers.web.forms import EventForm, NeedForm, SmeProfileForm
+from app.schemas.demand import DemandCreate
+from app.schemas.event import EventUpdate
+from app.schemas.sme import SmeCreate
+from tests.app.test_field_registry import (
+    DEMAND_FULL,
+    SME_FULL,
+    _demand_input,
+    _names,
+)
+from tests.app.test_web_sme_leader import account, made
+from tests.app.webforms import rendered_form, submit
+from tests.factories import leader_payload, uscc
+
+# Read-back fields that change on every save.
+VOLATILE = {"version", "updated_at"}
+
+
+def _unchanged(before: dict[str, Any], after: dict[str, Any], edited: set[str]) -> None:
+    for key in set(before) - VOLATILE - edited:
+        assert after[key] == before[key], key
+
+
+def test_each_form_shows_or_declares_every_field() -> None:
+    """A field added to a record's schema must be shown by its form or declared unshown."""
+    for form, fields in (
+        (SmeProfileForm, set(SmeCreate.model_fields)),
+        (NeedForm, set(DemandCreate.model_fields)),
+        (EventForm, _names(EventUpdate) - {"version"}),
+    ):
+        assert form.shown | form.unshown == fields, form.__name__
+        assert not form.shown & form.unshown, form.__name__
+
+
+# -- the SME profile ----------------------------------------------------------------------------
+
+
+def _sme(client: TestClient, **changes: Any) -> tuple[dict[str, Any], TestClient]:
+    sme = made(client.post("/api/v1/smes", json={**SME_FULL, "uscc": uscc(), **changes}))
+    web = account(client, f"form.sme{sme['id']}", "sme", sme_id=sme["id"])
+    return sme, web
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        # Optional fields left empty, a certificate not in the list, a product without capacity.
+        {
+            "uscc": None,
+            "county": None,
+            "size_class": None,
+            "rd_share": None,
+            "contact_email": None,
+            "certifications": ["ISO 9001", "ISO 3834-2"],
+            "products": [{"name": "制动夹钳铸件", "niche": "制动系统铸件"}],
+            "leaders_supplied": [],
+            "export": False,
+        },
+    ],
+)
+def test_the_profile_form_submitted_unchanged_changes_nothing(
+    client: TestClient, changes: dict[str, Any]
+) -> None:
+    sme, web = _sme(client, **changes)
+    submit(web, "/sme/profile", rendered_form(web, "/sme/profile"))
+    after = made(client.get(f"/api/v1/smes/{sme['id']}"), 200)
+    _unchanged(sme, after, set())
+    assert after["version"] == sme["version"] + 1
+
+
+@pytest.mark.parametrize(
+    ("box", "typed", "field", "stored"),
+    [
+        ("description", "新的企业简介：扩建焊接车间", "description", "新的企业简介：扩建焊接车间"),
+        ("contact_phone", "0532-80000009", "contact_phone", "0532-80000009"),
+        ("rd_share", "", "rd_share", None),
+        ("export", None, "export", False),
+        ("leaders_supplied", "潍柴动力、海尔集团", "leaders_supplied", ["潍柴动力", "海尔集团"]),
+    ],
+)
+def test_a_one_field_edit_of_the_profile_changes_that_field_only(
+    client: TestClient, box: str, typed: str | None, field: str, stored: Any
+) -> None:
+    sme, web = _sme(client)
+    fields = rendered_form(web, "/sme/profile")
+    if typed is None:
+        fields.pop(box)  # an unticked checkbox is not posted
+    else:
+        fields[box] = [typed]
+    submit(web, "/sme/profile", fields)
+    after = made(client.get(f"/api/v1/smes/{sme['id']}"), 200)
+    assert after[field] == stored
+    _unchanged(sme, after, {field})
+
+
+# -- a leader's need ----------------------------------------------------------------------------
+
+
+def _need(client: TestClient, **changes: Any) -> tuple[dict[str, Any], TestClient, str]:
+    leader = made(client.post("/api/v1/leaders", json=leader_payload()))
+    values = _demand_input({**DEMAND_FULL, "leader_id": leader["id"]}) | changes
+    need = made(client.post("/api/v1/demands", json=values))
+    web = account(client, f"form.leader{need['id']}", "leader", leader_id=leader["id"])
+    return need, web, f"/leader/needs/{need['id']}/edit"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"budget": {"min": 200}, "region_preference": "any", "link": None, "valid_until": None},
+        {"budget": {"max": 500}, "region_preference": "province", "quantity": 12.5},
+        {"budget": "面议", "required_certifications": [], "keywords": [], "min_tier": None},
+        {"budget": None, "status": "draft", "specification": None, "lead_time_days": None},
+    ],
+)
+def test_the_need_form_submitted_unchanged_changes_nothing(
+    client: TestClient, changes: dict[str, Any]
+) -> None:
+    need, web, page = _need(client, **changes)
+    submit(web, page, rendered_form(web, page))
+    after = made(client.get(f"/api/v1/demands/{need['id']}"), 200)
+    _unchanged(need, after, set())
+
+
+def test_a_one_field_edit_of_the_need_changes_that_field_only(client: TestClient) -> None:
+    need, web, page = _need(client)
+    fields = rendered_form(web, page)
+    fields["title"] = ["转向架构架焊接件（二期）"]
+    submit(web, page, fields)
+    after = made(client.get(f"/api/v1/demands/{need['id']}"), 200)
+    assert after["title"] == "转向架构架焊接件（二期）"
+    _unchanged(need, after, {"title"})
