@@ -47,6 +47,7 @@ def _action_error(exc: Exception) -> dict[str, Any]:
 
 
 def _ids(values: list[str]) -> list[str]:
+    """The ids picked and typed, each once, in the order given."""
     out: list[str] = []
     for value in values:
         for part in split_list(value):
@@ -59,7 +60,7 @@ def _ids(values: list[str]) -> list[str]:
 def add_participants(page: OrganizerPage, event_id: PathId, data: FormDep) -> Response:
     """Add leaders or SMEs (picked in the list or typed as ids) with a cap and unavailable slots."""
     form: dict[str, Any] = typed(data, kind="sme", ids="", cap="")
-    form |= {"picked": data.getlist("picked"), "unavailable": data.getlist("unavailable")}
+    form |= {name: [str(v) for v in data.getlist(name)] for name in ("picked", "unavailable")}
     key = "leader_id" if form["kind"] == "leader" else "sme_id"
     chosen = _ids([*form["picked"], form["ids"]])
     if not chosen:
