@@ -85,19 +85,18 @@ class E5Encoder:
         """Tokens the model reads for `text` (prefix and special tokens included)."""
         return self._get().token_count(text, is_query=is_query)
 
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], queries: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._get()
         self._threads()
-        return _normalise(model.query(list(texts)))
+        return _normalise((model.query if queries else model.passage)(list(texts)))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, queries=True)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._get()
-        self._threads()
-        return _normalise(model.passage(list(texts)))
+        return self._encode(texts, queries=False)
 
 
 class SentenceTransformerEncoder:

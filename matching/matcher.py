@@ -110,6 +110,15 @@ class _Postings:
         return out
 
 
+def _store_vectors(store: VectorIndex, keys: Sequence[Hashable], vectors: Sequence) -> list:
+    """Put the vectors given in `store` and drop the keys given None; returns the keys whose
+    vector rows moved (to be realigned)."""
+    given = [(k, v) for k, v in zip(keys, vectors, strict=True) if v is not None]
+    if given:
+        store.upsert([k for k, _ in given], np.stack([v for _, v in given]))
+    return store.remove([k for k, v in zip(keys, vectors, strict=True) if v is None])
+
+
 def _aligned(old: np.ndarray, n: int) -> np.ndarray:
     """`old` grown to n entries (new ones -1)."""
     if old.size >= n:
@@ -301,6 +310,16 @@ class Matcher:
         products = value[1:] if value.shape[0] == len(names) + 1 and names else None
         return value[0], products
 
+    def _in_chunks(self, write: Callable[..., None], *columns: Sequence) -> bool:
+        """Whether the columns (docs and their vectors, or ids) are longer than `write_chunk`:
+        then `write` has been given them a chunk at a time."""
+        n = len(columns[0])
+        if n <= self.write_chunk:
+            return False
+        for start in range(0, n, self.write_chunk):
+            write(*(column[start : start + self.write_chunk] for column in columns))
+        return True
+
     @staticmethod
     def _realign(
         aligned: np.ndarray, lexical: LexicalIndex, vectors: VectorIndex, keys: Iterable[Hashable]
@@ -315,6 +334,16 @@ class Matcher:
         )
         return aligned
 
+    @classmethod
+    def _drop_rows(
+        cls, aligned: np.ndarray, lexical: LexicalIndex, vectors: VectorIndex, keys: list
+    ) -> np.ndarray:
+        """Drop `keys` from one side's lexical and vector indexes; its realigned dense rows."""
+        moved = vectors.remove(keys)
+        aligned[lexical.rows(keys)] = -1
+        lexical.remove(keys)
+        return cls._realign(aligned, lexical, vectors, moved)
+
     def upsert_profiles(
         self, docs: Sequence[ProfileDoc], vectors: np.ndarray | Sequence | None = None
     ) -> None:
@@ -325,10 +354,7 @@ class Matcher:
         profiles at a time: each profile is written whole, a bulk write is not atomic.
         """
         vectors = list(vectors) if vectors is not None else [None] * len(docs)
-        if len(docs) > self.write_chunk:
-            for start in range(0, len(docs), self.write_chunk):
-                end = start + self.write_chunk
-                self.upsert_profiles(docs[start:end], vectors[start:end])
+        if self._in_chunks(self.upsert_profiles, docs, vectors):
             return
         # A profile whose wording is unchanged (its vector came from the encoding queue) keeps
         # its lexical rows: rewriting them would grow the delta, and a bulk load's vectors would
@@ -350,15 +376,9 @@ class Matcher:
         placements = self._placements_many(texts, whole, counts, self.profile_lexical)
         flat_names = [x for n in names for x in n]
         product_counts = self.product_lexical.counts(flat_names)
+        ids = [d.id for d in docs]
         with self._lock:
-            with_vec = [(d.id, w) for d, w in zip(docs, whole, strict=True) if w is not None]
-            without = [d.id for d, w in zip(docs, whole, strict=True) if w is None]
-            if with_vec:
-                self.profile_vectors.upsert(
-                    [k for k, _ in with_vec], np.stack([v for _, v in with_vec])
-                )
-            moved = self.profile_vectors.remove(without)
-            ids = [d.id for d in docs]
+            moved = _store_vectors(self.profile_vectors, ids, whole)
             for doc in docs:
                 old = self.profiles.get(doc.id)
                 if old is not None:
@@ -404,20 +424,11 @@ class Matcher:
         whole = [w for w, _ in split]
         counts = self.profile_lexical.counts(texts)
         placements = self._placements_many(texts, whole, counts, self.profile_lexical)
+        ids = [d.id for d in docs]
         with self._lock:
-            with_vec = [(d.id, w) for d, w in zip(docs, whole, strict=True) if w is not None]
-            if with_vec:
-                self.profile_vectors.upsert(
-                    [k for k, _ in with_vec], np.stack([v for _, v in with_vec])
-                )
-            moved = self.profile_vectors.remove(
-                [d.id for d, w in zip(docs, whole, strict=True) if w is None]
-            )
+            moved = _store_vectors(self.profile_vectors, ids, whole)
             self._profile_dense = self._realign(
-                self._profile_dense,
-                self.profile_lexical,
-                self.profile_vectors,
-                [*(d.id for d in docs), *moved],
+                self._profile_dense, self.profile_lexical, self.profile_vectors, [*ids, *moved]
             )
             for doc, links, (_, products) in zip(docs, placements, split, strict=True):
                 self.profile_links[doc.id] = links
@@ -429,19 +440,14 @@ class Matcher:
     def remove_profiles(self, ids: Iterable[Hashable]) -> None:
         """Forget profiles (`write_chunk` at a time)."""
         ids = [i for i in dict.fromkeys(ids) if i in self.profiles]
-        if len(ids) > self.write_chunk:
-            for start in range(0, len(ids), self.write_chunk):
-                self.remove_profiles(ids[start : start + self.write_chunk])
+        if self._in_chunks(self.remove_profiles, ids):
             return
         with self._lock:
-            moved = self.profile_vectors.remove(ids)
             rows = self.profile_lexical.rows(ids)
             for key, row in zip(ids, rows.tolist(), strict=True):
                 self._profile_postings.discard(row, _profile_postings(self.profiles[key]))
-            self._profile_dense[rows] = -1
-            self.profile_lexical.remove(ids)
-            self._profile_dense = self._realign(
-                self._profile_dense, self.profile_lexical, self.profile_vectors, moved
+            self._profile_dense = self._drop_rows(
+                self._profile_dense, self.profile_lexical, self.profile_vectors, ids
             )
             self.product_lexical.remove(
                 (i, j) for i in ids for j in range(len(self.product_names.get(i, ())))
@@ -459,23 +465,14 @@ class Matcher:
     ) -> None:
         """Add or replace needs (vectors are query embeddings; `write_chunk` at a time)."""
         vectors = list(vectors) if vectors is not None else [None] * len(docs)
-        if len(docs) > self.write_chunk:
-            for start in range(0, len(docs), self.write_chunk):
-                end = start + self.write_chunk
-                self.upsert_needs(docs[start:end], vectors[start:end])
+        if self._in_chunks(self.upsert_needs, docs, vectors):
             return
         texts = [need_text(d) for d in docs]
         counts = self.need_lexical.counts(texts)
         placements = self._placements_many(texts, vectors, counts, self.need_lexical)
+        ids = [d.id for d in docs]
         with self._lock:
-            with_vec = [(d.id, v) for d, v in zip(docs, vectors, strict=True) if v is not None]
-            without = [d.id for d, v in zip(docs, vectors, strict=True) if v is None]
-            if with_vec:
-                self.need_vectors.upsert(
-                    [k for k, _ in with_vec], np.stack([v for _, v in with_vec])
-                )
-            moved = self.need_vectors.remove(without)
-            ids = [d.id for d in docs]
+            moved = _store_vectors(self.need_vectors, ids, vectors)
             self.need_lexical.upsert(ids, texts, counts)
             self._need_dense = self._realign(
                 self._need_dense, self.need_lexical, self.need_vectors, [*ids, *moved]
@@ -490,16 +487,11 @@ class Matcher:
     def remove_needs(self, ids: Iterable[Hashable]) -> None:
         """Forget needs (`write_chunk` at a time)."""
         ids = [i for i in dict.fromkeys(ids) if i in self.needs]
-        if len(ids) > self.write_chunk:
-            for start in range(0, len(ids), self.write_chunk):
-                self.remove_needs(ids[start : start + self.write_chunk])
+        if self._in_chunks(self.remove_needs, ids):
             return
         with self._lock:
-            moved = self.need_vectors.remove(ids)
-            self._need_dense[self.need_lexical.rows(ids)] = -1
-            self.need_lexical.remove(ids)
-            self._need_dense = self._realign(
-                self._need_dense, self.need_lexical, self.need_vectors, moved
+            self._need_dense = self._drop_rows(
+                self._need_dense, self.need_lexical, self.need_vectors, ids
             )
             for key in ids:
                 self.needs.pop(key, None)

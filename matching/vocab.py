@@ -8,62 +8,61 @@ import unicodedata
 from enum import StrEnum
 
 
-class Tier(StrEnum):
+class Vocabulary(StrEnum):
+    """A vocabulary: each member is its stable code, declared with its Chinese label."""
+
+    label: str
+
+    def __new__(cls, code: str, label: str) -> "Vocabulary":
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.label = label
+        return member
+
+    @classmethod
+    def labels(cls) -> dict["Vocabulary", str]:
+        """Member -> Chinese label, in declaration order."""
+        return {member: member.label for member in cls}
+
+
+class Tier(Vocabulary):
     """SME tier ladder; higher index means a higher rung."""
 
-    INNOVATIVE = "innovative"
-    SPECIALIZED = "specialized"
-    LITTLE_GIANT = "little_giant"
-    CHAMPION = "champion"
+    INNOVATIVE = "innovative", "创新型中小企业"
+    SPECIALIZED = "specialized", "专精特新中小企业"
+    LITTLE_GIANT = "little_giant", "专精特新“小巨人”"
+    CHAMPION = "champion", "制造业单项冠军"
 
 
-TIER_LABELS = {
-    Tier.INNOVATIVE: "创新型中小企业",
-    Tier.SPECIALIZED: "专精特新中小企业",
-    Tier.LITTLE_GIANT: "专精特新“小巨人”",
-    Tier.CHAMPION: "制造业单项冠军",
-}
+TIER_LABELS = Tier.labels()
 TIER_RANK = {t: i for i, t in enumerate(Tier)}
 
 
-class NeedType(StrEnum):
+class NeedType(Vocabulary):
     """Kind of need a chain leader posts."""
 
-    SUPPLY = "supply"
-    TECHNOLOGY = "technology"
-    CAPACITY = "capacity"
-    SUBSTITUTION = "substitution"
-    SERVICE = "service"
+    SUPPLY = "supply", "产品配套"
+    TECHNOLOGY = "technology", "技术攻关"
+    CAPACITY = "capacity", "产能协作"
+    SUBSTITUTION = "substitution", "国产替代"
+    SERVICE = "service", "服务"
 
 
-NEED_TYPE_LABELS = {
-    NeedType.SUPPLY: "产品配套",
-    NeedType.TECHNOLOGY: "技术攻关",
-    NeedType.CAPACITY: "产能协作",
-    NeedType.SUBSTITUTION: "国产替代",
-    NeedType.SERVICE: "服务",
-}
+NEED_TYPE_LABELS = NeedType.labels()
 
 
-class DemandStatus(StrEnum):
+class DemandStatus(Vocabulary):
     """Lifecycle of a need."""
 
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    DOCKING = "docking"
-    INTENTION = "intention"
-    SIGNED = "signed"
-    CLOSED = "closed"
+    DRAFT = "draft", "草稿"
+    PUBLISHED = "published", "已发布"
+    DOCKING = "docking", "对接中"
+    INTENTION = "intention", "达成意向"
+    SIGNED = "signed", "已签约"
+    CLOSED = "closed", "已关闭"
 
 
-DEMAND_STATUS_LABELS = {
-    DemandStatus.DRAFT: "草稿",
-    DemandStatus.PUBLISHED: "已发布",
-    DemandStatus.DOCKING: "对接中",
-    DemandStatus.INTENTION: "达成意向",
-    DemandStatus.SIGNED: "已签约",
-    DemandStatus.CLOSED: "已关闭",
-}
+DEMAND_STATUS_LABELS = DemandStatus.labels()
 
 # Allowed moves of the lifecycle; a closed need may be re-published, a signed one only closed.
 DEMAND_TRANSITIONS: dict[DemandStatus, frozenset[DemandStatus]] = {
@@ -87,47 +86,38 @@ def can_transition(current: DemandStatus, target: DemandStatus) -> bool:
     return current == target or target in DEMAND_TRANSITIONS[current]
 
 
-class SizeClass(StrEnum):
+class SizeClass(Vocabulary):
     """Enterprise size class (大中小微, per the statistical standard)."""
 
-    MICRO = "micro"
-    SMALL = "small"
-    MEDIUM = "medium"
-    LARGE = "large"
+    MICRO = "micro", "微型"
+    SMALL = "small", "小型"
+    MEDIUM = "medium", "中型"
+    LARGE = "large", "大型"
 
 
-SIZE_CLASS_LABELS = {
-    SizeClass.MICRO: "微型",
-    SizeClass.SMALL: "小型",
-    SizeClass.MEDIUM: "中型",
-    SizeClass.LARGE: "大型",
-}
+SIZE_CLASS_LABELS = SizeClass.labels()
 
 
-class Stage(StrEnum):
+class Stage(Vocabulary):
     """Position of a link in its chain."""
 
-    UPSTREAM = "upstream"
-    MIDSTREAM = "midstream"
-    DOWNSTREAM = "downstream"
+    UPSTREAM = "upstream", "上游"
+    MIDSTREAM = "midstream", "中游"
+    DOWNSTREAM = "downstream", "下游"
 
 
-STAGE_LABELS = {Stage.UPSTREAM: "上游", Stage.MIDSTREAM: "中游", Stage.DOWNSTREAM: "下游"}
+STAGE_LABELS = Stage.labels()
 
 
-class RegionScope(StrEnum):
+class RegionScope(Vocabulary):
     """Where a leader prefers its suppliers to be."""
 
-    ANY = "any"
-    PROVINCE = "province"
-    CITIES = "cities"
+    ANY = "any", "不限"
+    PROVINCE = "province", "省内优先"
+    CITIES = "cities", "指定城市优先"
 
 
-REGION_SCOPE_LABELS = {
-    RegionScope.ANY: "不限",
-    RegionScope.PROVINCE: "省内优先",
-    RegionScope.CITIES: "指定城市优先",
-}
+REGION_SCOPE_LABELS = RegionScope.labels()
 
 # The 16 prefecture-level cities of Shandong with their administrative division codes.
 SHANDONG_CITIES: dict[str, str] = {
@@ -156,15 +146,16 @@ _CITY_ALIASES = {name.removesuffix("市"): name for name in SHANDONG_CITIES} | {
 }
 
 
-def _label_parser(enum: type[StrEnum], labels: dict, extra: dict[str, str] | None = None):
-    lookup: dict[str, StrEnum] = {}
+def _label_parser(enum: type[Vocabulary], extra: dict[str, str] | None = None):
+    """A parser that takes a member's code or its label (or an alias of the label)."""
+    lookup: dict[str, Vocabulary] = {}
     for member in enum:
         lookup[member.value] = member
-        lookup[_squash(labels[member])] = member
+        lookup[_squash(member.label)] = member
     for alias, code in (extra or {}).items():
         lookup[_squash(alias)] = enum(code)
 
-    def parse(value: str) -> StrEnum:
+    def parse(value: str) -> Vocabulary:
         key = _squash(value)
         if key.lower() in lookup:
             return lookup[key.lower()]
@@ -183,7 +174,6 @@ def _squash(text: str) -> str:
 
 parse_tier = _label_parser(
     Tier,
-    TIER_LABELS,
     {
         "创新型": "innovative",
         "专精特新": "specialized",
@@ -193,12 +183,10 @@ parse_tier = _label_parser(
         "单项冠军企业": "champion",
     },
 )
-parse_need_type = _label_parser(
-    NeedType, NEED_TYPE_LABELS, {"配套": "supply", "服务需求": "service"}
-)
-parse_demand_status = _label_parser(DemandStatus, DEMAND_STATUS_LABELS, {"意向": "intention"})
-parse_size_class = _label_parser(SizeClass, SIZE_CLASS_LABELS, {"微": "micro", "小": "small"})
-parse_stage = _label_parser(Stage, STAGE_LABELS)
+parse_need_type = _label_parser(NeedType, {"配套": "supply", "服务需求": "service"})
+parse_demand_status = _label_parser(DemandStatus, {"意向": "intention"})
+parse_size_class = _label_parser(SizeClass, {"微": "micro", "小": "small"})
+parse_stage = _label_parser(Stage)
 
 
 def parse_city(value: str) -> str:
