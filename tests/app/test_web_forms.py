@@ -17,6 +17,7 @@ from app.schemas.event import EventUpdate
 from app.schemas.sme import SmeCreate
 from tests.app.test_field_registry import (
     DEMAND_FULL,
+    EVENT_FULL,
     SME_FULL,
     _demand_input,
     _names,
@@ -145,3 +146,60 @@ def test_a_one_field_edit_of_the_need_changes_that_field_only(client: TestClient
     after = made(client.get(f"/api/v1/demands/{need['id']}"), 200)
     assert after["title"] == "转向架构架焊接件（二期）"
     _unchanged(need, after, {"title"})
+
+
+# -- an event's basics --------------------------------------------------------------------------
+
+
+def _event(client: TestClient, **changes: Any) -> tuple[dict[str, Any], TestClient, str]:
+    event = made(client.post("/api/v1/events", json={**EVENT_FULL, **changes}))
+    web = account(client, f"form.organizer{event['id']}", "organizer")
+    return event, web, f"/organizer/events/{event['id']}"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"breaks": [], "chains": [], "venue": "", "notes": "", "leader_fixed_table": True},
+        {"breaks": [{"start": "10:30", "end": "10:45"}, {"start": "12:00", "end": "13:30"}]},
+    ],
+)
+def test_the_event_form_submitted_unchanged_changes_nothing(
+    client: TestClient, changes: dict[str, Any]
+) -> None:
+    event, web, page = _event(client, **changes)
+    submit(web, page, rendered_form(web, page))
+    after = made(client.get(f"/api/v1/events/{event['id']}"), 200)
+    _unchanged(event, after, set())
+
+
+def test_a_one_field_edit_of_the_event_changes_that_field_only(client: TestClient) -> None:
+    event, web, page = _event(client)
+    fields = rendered_form(web, page)
+    fields["venue"] = ["济南国际会展中心"]
+    submit(web, page, fields)
+    after = made(client.get(f"/api/v1/events/{event['id']}"), 200)
+    assert after["venue"] == "济南国际会展中心"
+    _unchanged(event, after, {"venue"})
+
+
+def test_a_new_event_from_the_form_stores_what_was_typed(client: TestClient) -> None:
+    web = account(client, "form.organizer.new", "organizer")
+    fields = rendered_form(web, "/organizer/events")
+    fields |= {
+        "title": ["海洋装备产业链对接会"],
+        "date": ["2027-05-12"],
+        "breaks": ["12:00－13:00 午餐"],
+        "chains": ["marine"],
+    }
+    response = submit(web, "/organizer/events", fields)
+    event_id = int(response.headers["location"].rsplit("/", 1)[1])
+    event = made(client.get(f"/api/v1/events/{event_id}"), 200)
+    assert (event["title"], event["date"], event["chains"]) == (
+        "海洋装备产业链对接会",
+        "2027-05-12",
+        ["marine"],
+    )
+    assert event["breaks"] == [{"start": "12:00", "end": "13:00", "title": "午餐"}]
+    assert (event["meeting_minutes"], event["slot_count"], event["tables"]) == (20, 12, 10)

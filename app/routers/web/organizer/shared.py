@@ -19,7 +19,6 @@ from app.services import console
 from app.services.auth import Principal
 
 Text = Annotated[str, Form()]
-Texts = Annotated[list[str], Form()]
 # What a page tells the user (a bad form, a refused change); anything else is a bug, a 500.
 USER_ERRORS = (ValidationError, InvalidInput, DomainError)
 
