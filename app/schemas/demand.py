@@ -253,26 +253,20 @@ class DemandRead(ReadSchema):
 
     @classmethod
     def from_model(cls, d: Any) -> "DemandRead":
-        """Build from a Demand row with leader, chain and link loaded."""
+        """Build from a Demand row with leader, chain and link loaded.
+
+        The need's columns of the same names fill the other fields (ReadSchema.of).
+        """
         has_budget = d.budget_negotiable or d.budget_min is not None or d.budget_max is not None
         scope = vocab.RegionScope(d.region_scope)
-        return cls(
-            id=d.id,
-            leader_id=d.leader_id,
-            leader=LeaderRef(
-                id=d.leader.id, name=d.leader.enterprise.name, city=d.leader.enterprise.city
-            ),
-            title=d.title,
-            description=d.description,
+        ent = d.leader.enterprise
+        return cls.of(
+            d,
+            leader=LeaderRef(id=d.leader.id, name=ent.name, city=ent.city),
             chain=d.chain.code if d.chain else None,
             link=d.link.code if d.link else None,
-            need_type=d.need_type,
             need_type_label=vocab.NEED_TYPE_LABELS[vocab.NeedType(d.need_type)],
             keywords=list(d.keywords or []),
-            specification=d.specification,
-            material_process=d.material_process,
-            quantity=d.quantity,
-            unit=d.unit,
             budget=BudgetRead(min=d.budget_min, max=d.budget_max, negotiable=d.budget_negotiable)
             if has_budget
             else None,
@@ -282,17 +276,6 @@ class DemandRead(ReadSchema):
                 scope_label=vocab.REGION_SCOPE_LABELS[scope],
                 cities=list(d.region_cities or []),
             ),
-            min_tier=d.min_tier,
             min_tier_label=vocab.TIER_LABELS[vocab.Tier(d.min_tier)] if d.min_tier else None,
-            lead_time_days=d.lead_time_days,
-            valid_until=d.valid_until,
-            status=d.status,
             status_label=vocab.DEMAND_STATUS_LABELS[vocab.DemandStatus(d.status)],
-            contact_name=d.contact_name,
-            contact_phone=d.contact_phone,
-            contact_email=d.contact_email,
-            version=d.version,
-            created_at=d.created_at,
-            updated_at=d.updated_at,
-            deleted_at=d.deleted_at,
         )

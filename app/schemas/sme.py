@@ -123,38 +123,24 @@ class SmeRead(ReadSchema):
 
     @classmethod
     def from_model(cls, sme: Any) -> "SmeRead":
-        """Build from an SmeProfile row with its enterprise loaded."""
+        """Build from an SmeProfile row with its enterprise loaded.
+
+        The profile's columns of the same names fill the other fields (ReadSchema.of).
+        """
         ent = sme.enterprise
-        return cls(
-            id=sme.id,
-            name=ent.name,
-            uscc=ent.uscc,
-            city=ent.city,
-            county=ent.county,
-            size_class=ent.size_class,
-            size_class_label=vocab.SIZE_CLASS_LABELS.get(ent.size_class)
-            if ent.size_class
-            else None,
-            tier=sme.tier,
+        size = ent.size_class
+        return cls.of(
+            sme,
+            **{name: getattr(ent, name) for name in ("name", "uscc", "city", "county")},
+            size_class=size,
+            size_class_label=vocab.SIZE_CLASS_LABELS.get(size) if size else None,
             tier_label=vocab.TIER_LABELS[vocab.Tier(sme.tier)],
             products=[ProductRead.model_validate(p) for p in sme.products],
             processes=list(sme.processes or []),
             certifications=[c.name for c in sme.certifications],
-            invention_patents=sme.invention_patents,
-            utility_patents=sme.utility_patents,
-            rd_share=sme.rd_share,
             chains=[c.code for c in sme.chains],
             links=[link.code for link in sme.links],
             leaders_supplied=list(sme.leaders_supplied or []),
-            export=sme.export,
-            description=sme.description,
-            contact_name=sme.contact_name,
-            contact_phone=sme.contact_phone,
-            contact_email=sme.contact_email,
-            version=sme.version,
-            created_at=sme.created_at,
-            updated_at=sme.updated_at,
-            deleted_at=sme.deleted_at,
         )
 
 
