@@ -112,9 +112,10 @@ def tokens_of(session: Session, user_id: int) -> list[AuthToken]:
 
 
 def count_failures(
-    session: Session, since: datetime, username: str | None = None, source: str | None = None
+    session: Session, since: datetime, username: str | None, source: str | None
 ) -> int:
-    """Failures since `since` of a username key, from a source (address, device), or both.
+    """Failures since `since` of a username key, from a source (address, device), or both
+    (None: any).
 
     `LoginFailure.ip` holds the source a failure is counted against: a client address,
     `device:<id>` for a known device, or `signup:<address>` for a sign-up attempt.
@@ -124,11 +125,7 @@ def count_failures(
 
 
 def nth_failure_at(
-    session: Session,
-    since: datetime,
-    n: int,
-    username: str | None = None,
-    source: str | None = None,
+    session: Session, since: datetime, n: int, username: str | None, source: str | None
 ) -> datetime | None:
     """When the n-th oldest (from 0) failure of that bucket since `since` happened."""
     return session.scalar(
