@@ -35,7 +35,12 @@ def install(app: FastAPI) -> None:
             return domain_response(exc)
         user = getattr(request.state, "principal", None)
         return page_response(
-            request, "web/error.html", user, status_code=exc.status_code, message=exc.message_zh
+            request,
+            "web/error.html",
+            user,
+            status_code=exc.status_code,
+            message=exc.message_zh,
+            status=exc.status_code,
         )
 
     @app.exception_handler(PageRefused)

@@ -37,20 +37,7 @@ EXTRA_CERT_ROWS = 3
 REGION_SCOPES = [(s.value, label) for s, label in vocab.REGION_SCOPE_LABELS.items()]
 
 
-def _forbidden(request: Request, user: Principal, exc: DomainError) -> HTMLResponse:
-    return render(
-        request, "web/leader/forbidden.html", user, status_code=403, message=exc.message_zh
-    )
-
-
-def _missing(request: Request, user: Principal, exc: DomainError) -> HTMLResponse:
-    return render(request, "web/sme/missing.html", user, status_code=404, message=exc.message_zh)
-
-
-def _refused(request: Request, user: Principal, exc: DomainError) -> HTMLResponse:
-    if isinstance(exc, NotFound):
-        return _missing(request, user, exc)
-    return _forbidden(request, user, exc)
+NO_LEADER = Forbidden("this account is bound to no chain leader", "本账号未绑定链主企业")
 
 
 def _interested(session: Session, user: Principal) -> dict[int, dict[int, dict[str, bool]]]:
@@ -141,7 +128,7 @@ def _need_page(
 def new_need(request: Request, session: SessionDep, user: LeaderUser) -> HTMLResponse:
     """An empty need form."""
     if user.leader_id is None:
-        return _forbidden(request, user, Forbidden("no leader", "本账号未绑定链主企业"))
+        raise NO_LEADER
     return _need_page(request, session, user, NeedForm.new(), {})
 
 
@@ -151,7 +138,7 @@ def create_need(
 ) -> Response:
     """Post a need for this leader; then show its ranked SMEs."""
     if user.leader_id is None:
-        return _forbidden(request, user, Forbidden("no leader", "本账号未绑定链主企业"))
+        raise NO_LEADER
     form = NeedForm.posted(data)
     try:
         payload = NeedForm.create(form, leader_id=user.leader_id)
@@ -166,11 +153,9 @@ def edit_need(
     request: Request, demand_id: PathId, session: SessionDep, user: LeaderUser
 ) -> HTMLResponse:
     """The form of one of this leader's needs."""
-    try:
-        access.ensure_demand_editor(session, user, demand_id)
-        need = demands.get(session, demand_id)
-    except DomainError as exc:
-        return _refused(request, user, exc)
+    # A need of another leader, or none: the console's one error page (403 or 404).
+    access.ensure_demand_editor(session, user, demand_id)
+    need = demands.get(session, demand_id)
     return _need_page(request, session, user, NeedForm.load(need), {}, demand_id)
 
 
@@ -184,11 +169,8 @@ def update_need(
     data: FormDep,
 ) -> Response:
     """Save an edit; the version from the form guards against overwriting a newer one."""
-    try:
-        access.ensure_demand_editor(session, user, demand_id)
-        stored = demands.get(session, demand_id)
-    except DomainError as exc:
-        return _refused(request, user, exc)
+    access.ensure_demand_editor(session, user, demand_id)
+    stored = demands.get(session, demand_id)
     form = NeedForm.posted(data)
     try:
         edit = DemandUpdate.model_validate(NeedForm.update(form, stored))
@@ -209,12 +191,9 @@ def need_matches(
     request: Request, demand_id: PathId, session: SessionDep, index: IndexDep, user: LeaderUser
 ) -> HTMLResponse:
     """Ranked SMEs for one of this leader's needs, with explanations and the shortlist."""
-    try:
-        access.ensure_demand_reader(session, user, demand_id)
-        need = demands.get(session, demand_id)
-        ranked = matches.demand_matches(session, index, demand_id, 20, ProfileFilter(), True)
-    except DomainError as exc:
-        return _refused(request, user, exc)
+    access.ensure_demand_reader(session, user, demand_id)
+    need = demands.get(session, demand_id)
+    ranked = matches.demand_matches(session, index, demand_id, 20, ProfileFilter(), True)
     view = access.ContactView(session, user)
     per_sme = _interested(session, user).get(demand_id, {})
     profiles = {}
@@ -254,8 +233,8 @@ def shortlist(
     """Put an SME on this need's shortlist (the leader's side of the interest)."""
     try:
         row = interests.express(session, user, InterestCreate(demand_id=demand_id, sme_id=sme_id))
-    except Forbidden as exc:
-        return _forbidden(request, user, exc)
+    except Forbidden:
+        raise  # another leader's need: the console's error page
     except (DomainError, InvalidInput) as exc:
         msg = exc.message_zh if isinstance(exc, DomainError) else "无法加入候选"
         return redirect(f"/leader/needs/{demand_id}", msg)

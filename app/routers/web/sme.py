@@ -183,12 +183,7 @@ def need_page(
     request: Request, demand_id: PathId, session: SessionDep, index: IndexDep, user: SmeUser
 ) -> HTMLResponse:
     """One need in full; the leader's contacts only once they are revealed."""
-    try:
-        need = access.ContactView(session, user).demand(demands.get(session, demand_id, user))
-    except NotFound as exc:
-        return render(
-            request, "web/sme/missing.html", user, status_code=404, message=exc.message_zh
-        )
+    need = access.ContactView(session, user).demand(demands.get(session, demand_id, user))
     match = next((m for m in _fitting(session, index, user, 200) if m.demand_id == demand_id), None)
     return render(
         request,
