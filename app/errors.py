@@ -205,36 +205,48 @@ def domain_response(exc: DomainError) -> JSONResponse:
     return JSONResponse(status_code=exc.status_code, content=exc.body(), headers=headers)
 
 
+# Errors answered with a 4xx: the user's input or the state of the data, never a bug.
+USER_ERROR_TYPES = (
+    RequestValidationError,
+    ValidationError,
+    InvalidInput,
+    DomainError,
+    StaleDataError,
+    IntegrityError,
+)
+
+
+def as_user_error(exc: Exception) -> DomainError | InvalidInput:
+    """One of USER_ERROR_TYPES as the domain error or field errors the answer is made of."""
+    if isinstance(exc, RequestValidationError):
+        return InvalidInput(field_errors_from_pydantic(list(exc.errors())))
+    if isinstance(exc, ValidationError):
+        return InvalidInput(field_errors_from_pydantic(exc.errors(), prefix=("body",)))
+    if isinstance(exc, StaleDataError):
+        return Conflict(
+            "The record was changed by someone else; reload and try again",
+            "记录已被他人修改，请刷新后重试",
+        )
+    if isinstance(exc, IntegrityError):
+        return Conflict("The data conflicts with an existing record", "数据与已有记录冲突")
+    if isinstance(exc, DomainError | InvalidInput):
+        return exc
+    raise TypeError(f"not a user error: {type(exc).__name__}")
+
+
+def error_response(exc: Exception) -> JSONResponse:
+    """The JSON answer to one of USER_ERROR_TYPES."""
+    error = as_user_error(exc)
+    if isinstance(error, InvalidInput):
+        return _validation_response(error.errors)
+    return domain_response(error)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error a clear JSON body."""
 
-    @app.exception_handler(RequestValidationError)
-    async def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_response(field_errors_from_pydantic(list(exc.errors())))
+    async def _answer(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(exc)
 
-    @app.exception_handler(ValidationError)
-    async def _pydantic_validation(_: Request, exc: ValidationError) -> JSONResponse:
-        return _validation_response(field_errors_from_pydantic(exc.errors(), prefix=("body",)))
-
-    @app.exception_handler(InvalidInput)
-    async def _invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
-        return _validation_response(exc.errors)
-
-    @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return domain_response(exc)
-
-    @app.exception_handler(StaleDataError)
-    async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
-        return domain_response(
-            Conflict(
-                "The record was changed by someone else; reload and try again",
-                "记录已被他人修改，请刷新后重试",
-            )
-        )
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
-        return domain_response(
-            Conflict("The data conflicts with an existing record", "数据与已有记录冲突")
-        )
+    for kind in USER_ERROR_TYPES:
+        app.add_exception_handler(kind, _answer)

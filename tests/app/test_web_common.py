@@ -76,3 +76,16 @@ def test_a_domain_error_on_any_console_page_is_one_html_page_and_rolls_back(
     # The API keeps its JSON answers.
     api = client.get("/api/v1/events/99999")
     assert api.status_code == 404 and api.json()["message_zh"]
+
+
+def test_a_bad_id_in_a_console_link_is_the_error_page_not_json(client) -> None:
+    """Validation errors on console pages go to the one HTML error handler; the API keeps JSON."""
+    from tests.app.test_web_sme_leader import account
+
+    web = account(client, "bad.link.sme", "sme")
+    page = web.get("/sme/needs/abc")
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    assert "输入有误" in page.text and "<h1>无法完成操作</h1>" in page.text
+    api = client.get("/api/v1/demands/abc")
+    assert api.status_code == 422 and api.json()["error"] == "validation_error"

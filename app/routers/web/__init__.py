@@ -5,7 +5,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.config import PROJECT_ROOT
-from app.errors import DomainError, domain_response
+from app.errors import USER_ERROR_TYPES, InvalidInput, as_user_error, error_response
 from app.routers.web import claims, leader, organizer, pages, sme
 from app.routers.web.common import LoginRequired, PageRefused, WrongRole, page_response
 
@@ -28,20 +28,24 @@ def install(app: FastAPI) -> None:
 
         return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
 
-    @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> Response:
-        """The console's one error page; the API keeps its JSON answers."""
+    async def _error_page(request: Request, exc: Exception) -> Response:
+        """The console's one error page, for domain and validation errors alike (a bad id in
+        a link, a record gone, another firm's record); the API keeps its JSON answers."""
         if request.url.path.startswith("/api/"):
-            return domain_response(exc)
+            return error_response(exc)
+        error = as_user_error(exc)
+        if isinstance(error, InvalidInput):
+            status = 422
+            message = "输入有误：" + "；".join(dict.fromkeys(e.msg_zh for e in error.errors))
+        else:
+            status, message = error.status_code, error.message_zh
         user = getattr(request.state, "principal", None)
         return page_response(
-            request,
-            "web/error.html",
-            user,
-            status_code=exc.status_code,
-            message=exc.message_zh,
-            status=exc.status_code,
+            request, "web/error.html", user, status_code=status, message=message, status=status
         )
+
+    for kind in USER_ERROR_TYPES:
+        app.add_exception_handler(kind, _error_page)
 
     @app.exception_handler(PageRefused)
     async def _refused(_: Request, exc: PageRefused) -> Response:
