@@ -514,7 +514,7 @@ def eval_command(
     data, vectors = sets[set_name]
     if variant != "as-written":
         # Needs without keywords read differently: their vectors are encoded (and cached) anew.
-        data = evaluation.without_structure(data, needs=True, profiles=variant == "no-structure")
+        data = evaluation.without_structure(data, demands=True, profiles=variant == "no-structure")
         vectors = evaluation.encode_eval_set(
             data, links, enc, settings.data_dir.parent / "var" / "cache"
         )
@@ -529,15 +529,15 @@ def eval_command(
         None if split == "all" else split,
         with_ablations=ablations,
     )
-    blend = run.needs["blend"]
-    tfidf = run.needs["tfidf"]
-    full = run.needs["full"]
+    blend = run.demands["blend"]
+    tfidf = run.demands["tfidf"]
+    full = run.demands["full"]
     summary = {
         "encoder": enc.name,
         "variant": variant,
         "full_vs_blend": round(full.ndcg10 / blend.ndcg10, 4) if blend.ndcg10 else None,
         "full_vs_best_single": round(
-            full.ndcg10 / max(tfidf.ndcg10, run.needs["dense"].ndcg10, 1e-9), 4
+            full.ndcg10 / max(tfidf.ndcg10, run.demands["dense"].ndcg10, 1e-9), 4
         ),
         "recall50_vs_tfidf": round(full.recall50 - tfidf.recall50, 4),
     }
@@ -551,7 +551,7 @@ def eval_command(
     )
     for col in ("system → SMEs", "nDCG@10", *styles, "Recall@50", "MRR"):
         table.add_column(col, justify="left" if col.startswith("system") else "right")
-    for key, scores in run.needs.items():
+    for key, scores in run.demands.items():
         label = evaluation.SYSTEM_LABELS.get(key, f"ablation {key}")
         extra = [f"{run.by_tag[t][key].ndcg10:.3f}" for t in styles]
         _scores_row(table, label, scores, extra)
@@ -609,7 +609,7 @@ def tune(
         typer.Option(help="weight of each real train need mixed in as a prior (0: feedback only)"),
     ] = 1.0,
     feedback_weight: Annotated[float, typer.Option(help="weight of each need with feedback")] = 1.0,
-    min_needs: Annotated[
+    min_demands: Annotated[
         int, typer.Option(help="fewest needs with a positive label to refit from")
     ] = 5,
 ) -> None:
@@ -628,7 +628,7 @@ def tune(
     settings = _eval_settings(encoder, model)
     limit_blas_threads(settings.blas_threads)
     if from_feedback:
-        _tune_from_feedback(settings, apply, force, prior_weight, feedback_weight, min_needs)
+        _tune_from_feedback(settings, apply, force, prior_weight, feedback_weight, min_demands)
         return
 
     from app.services import evaluation
@@ -638,7 +638,7 @@ def tune(
     links, sets, _ = _eval_inputs(settings, ["real", "synthetic"])
     data, vectors = sets["synthetic"]
     sets["synthetic-no-structure"] = (
-        evaluation.without_structure(data, needs=True, profiles=True),
+        evaluation.without_structure(data, demands=True, profiles=True),
         vectors,
     )
     share = {"real": 1.0, "synthetic": 0.2, "synthetic-no-structure": 0.2}
@@ -666,7 +666,12 @@ def tune(
 
 
 def _tune_from_feedback(
-    settings, apply: bool, force: bool, prior_weight: float, feedback_weight: float, min_needs: int
+    settings,
+    apply: bool,
+    force: bool,
+    prior_weight: float,
+    feedback_weight: float,
+    min_demands: int,
 ) -> None:
     """`tune --from-feedback`: collect, refit, show, and apply only when asked."""
     from app.services import feedback
@@ -678,7 +683,7 @@ def _tune_from_feedback(
         with factory() as session:
             data = feedback.collect(session, runtime)
         try:
-            feedback.ensure_enough(data, min_needs)
+            feedback.ensure_enough(data, min_demands)
         except feedback.NotEnoughFeedback as exc:
             console.print(f"[red]{exc.message_zh} / {exc.message}; nothing changed[/red]")
             raise typer.Exit(code=1) from None
@@ -715,12 +720,12 @@ def _print_refit(result, current_id: int | None) -> None:
     fb = result.feedback
     console.print(
         f"feedback: {len(fb.queries)} needs with a positive label "
-        f"({fb.labelled_needs} with any), {fb.pairs} labelled pairs from {fb.signals} signals; "
+        f"({fb.labelled_demands} with any), {fb.pairs} labelled pairs from {fb.signals} signals; "
         f"weight {result.feedback_weight:g} per need"
     )
     prior = (
-        f"real train split, {result.prior_needs} needs, weight {result.prior_weight:g} per need"
-        if result.prior_needs
+        f"real train split, {result.prior_demands} needs, weight {result.prior_weight:g} per need"
+        if result.prior_demands
         else "none"
     )
     console.print(f"prior: {prior}")
@@ -744,7 +749,7 @@ def _print_refit(result, current_id: int | None) -> None:
     console.print(f"{'nDCG@10':<40}{'current':>10}{'new':>10}{'change':>10}")
     rows = (
         (
-            f"held-out real test split ({result.heldout_needs} needs)",
+            f"held-out real test split ({result.heldout_demands} needs)",
             result.heldout_before,
             result.heldout_after,
         ),

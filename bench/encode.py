@@ -119,7 +119,7 @@ def profile_rates(e5, docs: list[ProfileDoc], count: int, batch: int = 32) -> di
     return out
 
 
-def need_titles(path: Path, count: int) -> list[str]:
+def demand_titles(path: Path, count: int) -> list[str]:
     records = json.loads(path.read_text(encoding="utf-8"))
     titles = [r["title"] for r in records if r.get("title")]
     return list(islice(cycle(titles), count))
@@ -322,7 +322,7 @@ def main() -> int:
     load_start = os.getloadavg()
     docs = profile_docs(args.data_dir / "smes.json")
     passages = queue_passages(docs, args.texts)
-    queries = need_titles(args.data_dir / "demands.json", args.queries + args.warmup)
+    queries = demand_titles(args.data_dir / "demands.json", args.queries + args.warmup)
     log(f"{len(passages)} passages ({len(set(passages))} distinct), {len(queries)} titles")
 
     e5 = E5Encoder(num_threads=args.threads)

@@ -347,7 +347,7 @@ class Setup:
                     ),
                     {"p": f"{IMPORT_USCC_PREFIX}%"},
                 ).rowcount
-                needs = conn.execute(
+                demands = conn.execute(
                     sa.text(
                         "UPDATE demands SET deleted_at = now() "
                         "WHERE deleted_at IS NULL AND description = :d"
@@ -356,9 +356,9 @@ class Setup:
                 ).rowcount
         finally:
             engine.dispose()
-        if smes or needs:
-            log(f"--reuse: soft-deleted {smes} imported profiles and {needs} probe needs")
-        return {"profiles": smes, "probe_needs": needs}
+        if smes or demands:
+            log(f"--reuse: soft-deleted {smes} imported profiles and {demands} probe needs")
+        return {"profiles": smes, "probe_demands": demands}
 
     def backend_cpu_s(self) -> dict[int, float]:
         """CPU seconds of each PostgreSQL backend connected to this database (same machine)."""
@@ -396,12 +396,14 @@ class Setup:
             )
         if not existing:
             seed = load_seeder(Path(args.seeder))
-            log(f"set-up: seeding {args.profiles} profiles and {args.needs} needs ({args.seeder})")
+            log(
+                f"set-up: seeding {args.profiles} profiles and {args.demands} needs ({args.seeder})"
+            )
             t0 = time.perf_counter()
             seed(
                 self.url_str,
                 args.profiles,
-                n_needs=args.needs,
+                n_demands=args.demands,
                 encoder_name=self.encoder_name,
                 seed=args.seed,
             )
@@ -429,7 +431,7 @@ class Setup:
                 "SELECT count(*) FROM sme_profiles WHERE deleted_at IS NULL"
             ),
             "products_at_start": self.count("SELECT count(*) FROM sme_products"),
-            "needs_at_start": self.count("SELECT count(*) FROM demands WHERE deleted_at IS NULL"),
+            "demands_at_start": self.count("SELECT count(*) FROM demands WHERE deleted_at IS NULL"),
             "encoder": self.encoder_name,
         }
 
@@ -696,10 +698,10 @@ class Probe(threading.Thread):
         self.last: dict[str, list] = {}  # the last top 3 answered per marker
         self.stop = threading.Event()
 
-    def _top_name(self, client, mark, need_id) -> str | None:
+    def _top_name(self, client, mark, demand_id) -> str | None:
         if self.kind == "need":
             r = self.rec.timed(
-                client, "probe_demand_matches", "GET", f"{API}/demands/{need_id}/matches?limit=5"
+                client, "probe_demand_matches", "GET", f"{API}/demands/{demand_id}/matches?limit=5"
             )
         else:
             body = {"text": f"{mark}型精密部件", "keywords": [mark], "limit": 5}
@@ -724,11 +726,11 @@ class Probe(threading.Thread):
                     and time.perf_counter() > self.importer.finished + self.deadline_after_import
                 ):
                     break
-                for row, mark, need_id in self.probes:
+                for row, mark, demand_id in self.probes:
                     if row in self.found:
                         continue
                     asked = time.perf_counter()
-                    top = self._top_name(client, mark, need_id)
+                    top = self._top_name(client, mark, demand_id)
                     if top is not None and mark in top:
                         self.found[row] = time.perf_counter()
                         self.asked[row] = asked
@@ -899,7 +901,7 @@ def run_load(args, setup: Setup, info: dict) -> dict:
                     "leader_id": leader[0],
                     "title": f"{mark}型精密部件",
                     "keywords": [mark],
-                    "need_type": "supply",
+                    "demand_type": "supply",
                     "status": "draft",
                     "description": PROBE_DESCRIPTION,
                 },
@@ -930,7 +932,7 @@ def run_load(args, setup: Setup, info: dict) -> dict:
     ]
     importer = Importer(args, base_url, rec, rows, t0 + args.import_after_s)
     # The probes ask the last server: with --processes, not the one that takes the import.
-    probe_need = Probe("need", args, urls[-1], rec, importer, probes, args.probe_timeout_s)
+    probe_demand = Probe("need", args, urls[-1], rec, importer, probes, args.probe_timeout_s)
     probe_text = Probe("text", args, urls[-1], rec, importer, probes, args.probe_timeout_s)
     monitor = Monitor(args, base_url, rec, pid)
     spy = None
@@ -953,7 +955,7 @@ def run_load(args, setup: Setup, info: dict) -> dict:
     pg0 = setup.backend_cpu_s()
     cpu0 = (machine_busy_s(), proc_cpu_s(pid), sum(os.times()[:2]), time.monotonic())
     log(f"load: {args.clients} clients for at least {args.duration_s} s")
-    for t in [*clients, importer, probe_need, probe_text, monitor]:
+    for t in [*clients, importer, probe_demand, probe_text, monitor]:
         t.start()
     spread = None
     while True:
@@ -964,7 +966,7 @@ def run_load(args, setup: Setup, info: dict) -> dict:
             spread = connections(pid, setup.ports)
         if elapsed < args.duration_s or importer.is_alive():
             continue
-        if probe_need.is_alive() or probe_text.is_alive():
+        if probe_demand.is_alive() or probe_text.is_alive():
             continue
         break
     stop.set()
@@ -1002,7 +1004,7 @@ def run_load(args, setup: Setup, info: dict) -> dict:
         monitor.stop.set()
         monitor.join()
         status_end = client.get(f"{API}/index/status").json()
-    probe_need.stop.set()
+    probe_demand.stop.set()
     probe_text.stop.set()
 
     errors = Counter(
@@ -1064,7 +1066,7 @@ def run_load(args, setup: Setup, info: dict) -> dict:
             else None,
             "requests": importer.chunks,
         },
-        "ranked_first_lexically": probe_need.report(),
+        "ranked_first_lexically": probe_demand.report(),
         "ranked_first_free_text": probe_text.report(),
         "encoding": {
             "pending_at_start": status_start.get("pending_encodings"),

@@ -8,12 +8,12 @@ no database; the service adds its own costs, bench/load.py measures those):
   seeded random unit 384-d vector per profile and per product, as the service stores them;
   --needs-per-profile needs (data/eval-real needs repeated) with random query vectors; a link
   placer fitted on the Shandong taxonomy (data/chains/sd-2022.json) with random link vectors;
-- load: ``upsert_profiles``/``upsert_needs`` in chunks of 10,000 (what ``MatchingRuntime.load``
+- load: ``upsert_profiles``/``upsert_demands`` in chunks of 10,000 (what ``MatchingRuntime.load``
   does) then ``refresh()`` (the first lexical snapshot), seconds, and the first
   ``rank_profiles`` right after it;
 - rank: ``rank_profiles(need, vector, k=50)`` for --queries needs, p50/p90 ms; the same with a
-  ``ProfileFilter(chain=...)`` and ``exclude_ineligible``; ``rank_needs(profile, rows, k=50,
-  where=NeedFilter(open_on=today))`` for profiles of the corpus;
+  ``ProfileFilter(chain=...)`` and ``exclude_ineligible``; ``rank_demands(profile, rows, k=50,
+  where=DemandFilter(open_on=today))`` for profiles of the corpus;
 - rank right after a write: one profile rewritten (``upsert_profiles``, new description), then
   one ``rank_profiles``, --writes times: the write's and the rank's p50 (the lexical index
   absorbs the write in its delta; no rebuild before the read);
@@ -57,7 +57,7 @@ from _util import cpu_snapshot, foreign_cores, rss_mb
 
 from app.services.evaluation import links_from_taxonomy, load_set
 from matching.documents import ProfileDoc, product_texts, profile_text
-from matching.matcher import Matcher, NeedFilter, ProfileFilter
+from matching.matcher import DemandFilter, Matcher, ProfileFilter
 from matching.placement import LinkPlacer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,11 +125,11 @@ def floor(texts: list[str], vectors: np.ndarray, queries: list[str], qv: np.ndar
     return ms(samples)
 
 
-def run(size: int, args, base, needs, links) -> dict:
+def run(size: int, args, base, demands, links) -> dict:
     rng = np.random.default_rng(size)
     profiles = corpus(base, size, args.products)
-    n_needs = max(len(needs), int(size * args.needs_per_profile))
-    need_docs = [replace(needs[i % len(needs)], id=f"N{i}") for i in range(n_needs)]
+    n_demands = max(len(demands), int(size * args.demands_per_profile))
+    demand_docs = [replace(demands[i % len(demands)], id=f"N{i}") for i in range(n_demands)]
     placer = LinkPlacer().fit(links, unit(rng, len(links)))
     matcher = Matcher(DIM, placer=placer, link_names={x.code: x.name for x in links})
     gc.collect()
@@ -139,35 +139,35 @@ def run(size: int, args, base, needs, links) -> dict:
     bounds = np.cumsum([0, *(1 + len(product_texts(p)) for p in profiles)])
     rows_of = [flat[a:b] for a, b in pairwise(bounds)]
     profile_rows = {p.id: rows_of[p.id] for p in profiles[:200]}
-    need_vectors = unit(rng, n_needs)
-    log(f"N={size}: loading {size} profiles, {n_needs} needs")
+    demand_vectors = unit(rng, n_demands)
+    log(f"N={size}: loading {size} profiles, {n_demands} needs")
     start = time.perf_counter()
     for at in range(0, size, CHUNK):
         matcher.upsert_profiles(profiles[at : at + CHUNK], rows_of[at : at + CHUNK])
-    for at in range(0, n_needs, CHUNK):
-        matcher.upsert_needs(need_docs[at : at + CHUNK], need_vectors[at : at + CHUNK])
+    for at in range(0, n_demands, CHUNK):
+        matcher.upsert_demands(demand_docs[at : at + CHUNK], demand_vectors[at : at + CHUNK])
     matcher.refresh()
     load_s = time.perf_counter() - start
-    first = timed(lambda: matcher.rank_profiles(need_docs[0], need_vectors[0], k=K))
+    first = timed(lambda: matcher.rank_profiles(demand_docs[0], demand_vectors[0], k=K))
     gc.collect()
     rss_after = rss_mb()
     log(f"N={size}: loaded in {load_s:.1f} s, first rank {first * 1000:.0f} ms")
 
     snap = cpu_snapshot()
-    picks = [int(i) for i in rng.choice(n_needs, size=args.queries + 3, replace=False)]
+    picks = [int(i) for i in rng.choice(n_demands, size=args.queries + 3, replace=False)]
     samples = []
     for j, i in enumerate(picks):
-        t = timed(lambda i=i: matcher.rank_profiles(need_docs[i], need_vectors[i], k=K))
+        t = timed(lambda i=i: matcher.rank_profiles(demand_docs[i], demand_vectors[i], k=K))
         if j >= 3:
             samples.append(t)
     rank = ms(samples)
     chains = sorted({c for p in base for c in p.chains}) or ["equipment"]
     filtered = []
     for j, i in enumerate(picks):
-        where = ProfileFilter(chain=need_docs[i].chain or chains[j % len(chains)])
+        where = ProfileFilter(chain=demand_docs[i].chain or chains[j % len(chains)])
         t = timed(
             lambda i=i, where=where: matcher.rank_profiles(
-                need_docs[i], need_vectors[i], k=K, where=where, exclude_ineligible=True
+                demand_docs[i], demand_vectors[i], k=K, where=where, exclude_ineligible=True
             )
         )
         if j >= 3:
@@ -176,8 +176,8 @@ def run(size: int, args, base, needs, links) -> dict:
     by_profile = []
     for j, pid in enumerate(list(profile_rows)[: args.queries + 3]):
         t = timed(
-            lambda pid=pid: matcher.rank_needs(
-                profiles[pid], profile_rows[pid], k=K, where=NeedFilter(open_on=today)
+            lambda pid=pid: matcher.rank_demands(
+                profiles[pid], profile_rows[pid], k=K, where=DemandFilter(open_on=today)
             )
         )
         if j >= 3:
@@ -190,7 +190,7 @@ def run(size: int, args, base, needs, links) -> dict:
         writes.append(timed(lambda doc=doc, rows=rows: matcher.upsert_profiles([doc], [rows])))
         i = picks[j % len(picks)]
         after_write.append(
-            timed(lambda i=i: matcher.rank_profiles(need_docs[i], need_vectors[i], k=K))
+            timed(lambda i=i: matcher.rank_profiles(demand_docs[i], demand_vectors[i], k=K))
         )
     foreign = foreign_cores(snap, cpu_snapshot())
     pending = matcher.profile_lexical.pending
@@ -199,17 +199,17 @@ def run(size: int, args, base, needs, links) -> dict:
     del rows_of, flat
     texts = [profile_text(p) for p in profiles]
     vectors = matcher.profile_vectors.matrix
-    queries = [matcher.need_texts[need_docs[i].id] for i in picks[3:]]
-    floor_ms = floor(texts, vectors, queries, need_vectors[picks[3:]])
+    queries = [matcher.demand_texts[demand_docs[i].id] for i in picks[3:]]
+    floor_ms = floor(texts, vectors, queries, demand_vectors[picks[3:]])
     del texts
     out = {
         "profiles": size,
-        "needs": n_needs,
+        "demands": n_demands,
         "load_s": round(load_s, 2),
         "first_rank_after_load_ms": round(first * 1000, 1),
         "rank_profiles": rank,
         "rank_profiles_filtered": ms(filtered),
-        "rank_needs": ms(by_profile),
+        "rank_demands": ms(by_profile),
         "write": ms(writes),
         "rank_right_after_write": ms(after_write),
         "lexical_writes_pending": pending,
@@ -237,7 +237,7 @@ def main() -> None:
     data = load_set("real", ROOT / "data", {x.code: x.chain for x in links})
     results = []
     for size in [int(s) for s in args.sizes.split(",")]:
-        results.append(run(size, args, data.profiles, data.needs, links))
+        results.append(run(size, args, data.profiles, data.demands, links))
         gc.collect()
     by_size = {r["profiles"]: r for r in results}
     checks = {}

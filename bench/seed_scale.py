@@ -169,12 +169,12 @@ def seed(
     database_url: str,
     n_profiles: int,
     *,
-    n_needs: int = 0,
+    n_demands: int = 0,
     dim: int = 384,
     encoder_name: str,
     seed: int = 0,
 ) -> None:
-    """Insert `n_profiles` profiles and `n_needs` needs, with stored vectors of `encoder_name`."""
+    """Insert `n_profiles` profiles and `n_demands` needs, with stored vectors of `encoder_name`."""
     t0 = time.perf_counter()
     templates, tmp_session = demo_templates(PROJECT_ROOT / "data")
     log(f"{len(templates.smes)} demo profiles as templates ({time.perf_counter() - t0:.1f}s)")
@@ -187,11 +187,11 @@ def seed(
             chain_ids, link_ids = _codes(conn, version_id)
             leader_ids = _seed_leaders(conn, templates.leaders, chain_ids)
         _seed_smes(engine, templates.smes, n_profiles, dim, encoder_name, rng, chain_ids, link_ids)
-        if n_needs:
+        if n_demands:
             _seed_demands(
                 engine,
                 templates,
-                n_needs,
+                n_demands,
                 dim,
                 encoder_name,
                 rng,
@@ -214,7 +214,7 @@ def seed(
     finally:
         tmp_session.close()
         engine.dispose()
-    log(f"seeded {n_profiles} profiles, {n_needs} needs in {time.perf_counter() - t0:.1f}s")
+    log(f"seeded {n_profiles} profiles, {n_demands} needs in {time.perf_counter() - t0:.1f}s")
 
 
 def _seed_leaders(conn, leaders: list[ChainLeader], chain_ids: dict[str, int]) -> dict[str, int]:
@@ -428,7 +428,7 @@ def main() -> int:
     seed(
         args.url,
         args.profiles,
-        n_needs=args.needs,
+        n_demands=args.demands,
         dim=args.dim,
         encoder_name=args.encoder_name,
         seed=args.seed,

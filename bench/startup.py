@@ -67,7 +67,7 @@ def ensure_database(url: str) -> None:
     admin.dispose()
 
 
-def prepare(url: str, profiles: int, needs: int) -> dict:
+def prepare(url: str, profiles: int, demands: int) -> dict:
     """Migrate, load the taxonomy and seed (unless the seeded counts are already there)."""
     from alembic import command
     from alembic.config import Config
@@ -94,15 +94,15 @@ def prepare(url: str, profiles: int, needs: int) -> dict:
         have_n = int(conn.scalar(select(func.count()).select_from(Demand)))
     engine.dispose()
     seeded_s = None
-    if have_p < profiles or have_n < needs:
+    if have_p < profiles or have_n < demands:
         from seed_scale import seed
 
-        log(f"seeding {profiles - have_p} profiles, {max(needs - have_n, 0)} needs into {url}")
+        log(f"seeding {profiles - have_p} profiles, {max(demands - have_n, 0)} needs into {url}")
         t0 = time.perf_counter()
         seed(
             url,
             profiles - have_p,
-            n_needs=max(needs - have_n, 0),
+            n_demands=max(demands - have_n, 0),
             dim=build_encoder(settings).dim,
             encoder_name=name,
         )
@@ -142,11 +142,11 @@ def child(url: str, ranks: int, stub_matcher: bool = False) -> dict:
     foreign = foreign_cores(snap, cpu_snapshot())
     rss1 = rss_mb()
     matcher = runtime.matcher
-    need_ids = [] if stub_matcher else list(matcher.needs)[: ranks + 1]
+    demand_ids = [] if stub_matcher else list(matcher.demands)[: ranks + 1]
     times = []
-    for i in need_ids:
+    for i in demand_ids:
         t = time.perf_counter()
-        matcher.rank_profiles(matcher.needs[i], matcher.need_vectors.vector(i), k=50)
+        matcher.rank_profiles(matcher.demands[i], matcher.demand_vectors.vector(i), k=50)
         times.append((time.perf_counter() - t) * 1000)
     n = len(matcher.profiles) or sum(stubbed)
     runtime.stop()
@@ -154,7 +154,7 @@ def child(url: str, ranks: int, stub_matcher: bool = False) -> dict:
     return {
         "profiles": n,
         "profiles_with_vectors": len(matcher.profile_vectors),
-        "needs": len(matcher.needs),
+        "demands": len(matcher.demands),
         "load_s": round(load_s, 2),
         "phases_s": runtime.load_timings,
         "load_foreign_cpu_cores": foreign,
@@ -193,12 +193,12 @@ def main() -> int:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "profiles": args.profiles,
-        "needs": args.needs,
+        "demands": args.demands,
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
     }
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         url = urls[backend]
-        prep = prepare(url, args.profiles, args.needs)
+        prep = prepare(url, args.profiles, args.demands)
         log(f"{backend}: loading in a fresh process")
         run = subprocess.run(
             [sys.executable, __file__, "--child", url, "--ranks", str(args.ranks)]

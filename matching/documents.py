@@ -35,7 +35,7 @@ class ProfileDoc:
 
 
 @dataclass(frozen=True)
-class NeedDoc:
+class DemandDoc:
     """A chain leader's need."""
 
     id: int | str
@@ -46,7 +46,7 @@ class NeedDoc:
     material_process: str | None = None
     chain: str | None = None
     link: str | None = None
-    need_type: str | None = None
+    demand_type: str | None = None
     certifications: tuple[CertRequirement, ...] = ()
     region_scope: str = "any"
     region_cities: tuple[str, ...] = ()
@@ -125,7 +125,7 @@ def profile_passages(p: ProfileDoc) -> list[str]:
     return [profile_text(p), *product_texts(p)]
 
 
-def need_text(n: NeedDoc, max_chars: int = 400) -> str:
+def demand_text(n: DemandDoc, max_chars: int = 400) -> str:
     """The text that stands for a need: title and keywords first, then the details."""
     text = _join(
         [

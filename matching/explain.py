@@ -1,6 +1,6 @@
 """Reasons for a suggested pair, in Chinese, from its features."""
 
-from matching.documents import NeedDoc, ProfileDoc
+from matching.documents import DemandDoc, ProfileDoc
 from matching.features import PairFeatures
 from matching.vocab import TIER_LABELS, Tier
 
@@ -14,7 +14,7 @@ _REGION = {
 
 def reasons(
     f: PairFeatures,
-    need: NeedDoc,
+    demand: DemandDoc,
     profile: ProfileDoc,
     link_names: dict[str, str] | None = None,
 ) -> list[str]:
@@ -31,8 +31,8 @@ def reasons(
         out.append("具备资质：" + "、".join(f.certs_held))
     if f.certs_missing_preferred:
         out.append("缺少优先资质：" + "、".join(f.certs_missing_preferred))
-    if need.link and f.link_note in ("declared", "suggested"):
-        name = link_names.get(need.link, need.link)
+    if demand.link and f.link_note in ("declared", "suggested"):
+        name = link_names.get(demand.link, demand.link)
         how = "已登记" if f.link_note == "declared" else "经智能归类属于"
         out.append(f"产业链环节一致：{how}“{name}”")
     elif f.link_note == "placement":
@@ -43,8 +43,8 @@ def reasons(
         out.append(_REGION[f.region_note].format(city=profile.city))
     if f.tier_note and profile.tier:
         label = TIER_LABELS[Tier(profile.tier)]
-        if f.tier_note == "below" and need.min_tier:
-            out.append(f"企业梯度为{label}，低于要求的{TIER_LABELS[Tier(need.min_tier)]}")
+        if f.tier_note == "below" and demand.min_tier:
+            out.append(f"企业梯度为{label}，低于要求的{TIER_LABELS[Tier(demand.min_tier)]}")
         else:
             out.append(f"企业梯度{label}，满足要求")
     if f.capacity_note == "enough":
@@ -53,6 +53,6 @@ def reasons(
         out.append("产能可能不足需求量")
     if f.supplied_note:
         out.append(f"已为{f.supplied_note}配套")
-    if profile.invention_patents and need.need_type in ("technology", "substitution"):
+    if profile.invention_patents and demand.demand_type in ("technology", "substitution"):
         out.append(f"拥有发明专利{profile.invention_patents}项")
     return out

@@ -3,7 +3,7 @@
 import re
 from dataclasses import asdict, dataclass, fields
 
-from matching.documents import NeedDoc, ProfileDoc
+from matching.documents import DemandDoc, ProfileDoc
 from matching.terms import TermSet, term_matches
 from matching.vocab import OUT_OF_PROVINCE, TIER_RANK, Tier
 
@@ -118,13 +118,13 @@ def _unit_head(unit: str | None) -> str:
 
 
 def pair_features(
-    need: NeedDoc,
+    demand: DemandDoc,
     profile: ProfileDoc,
     profile_text: str,
     terms: TermSet,
     dense: float,
     lexical: float,
-    need_links: frozenset[str] = frozenset(),
+    demand_links: frozenset[str] = frozenset(),
     profile_links: frozenset[str] = frozenset(),
     dense_product: float = 0.0,
     lexical_product: float = 0.0,
@@ -132,7 +132,7 @@ def pair_features(
     """All signals of a (need, profile) pair.
 
     The four text signals come already normalised per query (`*_product`: the profile's best
-    single product against the need); `need_links` and `profile_links` are the suggested
+    single product against the need); `demand_links` and `profile_links` are the suggested
     placements used when a side declares no link.
     """
     matched = term_matches(terms, profile_text)
@@ -142,61 +142,61 @@ def pair_features(
     link, link_note = 0.0, None
     p_links = profile.links or profile_links
     declared = bool(profile.links)
-    if need.link and need.link in p_links:
+    if demand.link and demand.link in p_links:
         link = 1.0 if declared else 0.7
         link_note = "declared" if declared else "suggested"
-    elif need.link is None and need_links and need_links & p_links:
+    elif demand.link is None and demand_links and demand_links & p_links:
         link = 0.6 if declared else 0.4
         link_note = "placement"
-    elif need.chain and need.chain in profile.chains:
+    elif demand.chain and demand.chain in profile.chains:
         link = 0.4
         link_note = "chain"
 
     held = sorted(
-        set(need.must_certifications + need.preferred_certifications) & profile.certifications
+        set(demand.must_certifications + demand.preferred_certifications) & profile.certifications
     )
-    missing_must = [c for c in need.must_certifications if c not in profile.certifications]
-    missing_pref = [c for c in need.preferred_certifications if c not in profile.certifications]
-    prefs = need.preferred_certifications
+    missing_must = [c for c in demand.must_certifications if c not in profile.certifications]
+    missing_pref = [c for c in demand.preferred_certifications if c not in profile.certifications]
+    prefs = demand.preferred_certifications
     cert = (len(prefs) - len(missing_pref)) / len(prefs) if prefs else 0.0
-    if need.must_certifications and not missing_must:
+    if demand.must_certifications and not missing_must:
         cert += 0.5
 
     tier, tier_note = 0.0, None
-    if need.min_tier and profile.tier:
-        if TIER_RANK[Tier(profile.tier)] < TIER_RANK[Tier(need.min_tier)]:
+    if demand.min_tier and profile.tier:
+        if TIER_RANK[Tier(profile.tier)] < TIER_RANK[Tier(demand.min_tier)]:
             tier, tier_note = -1.0, "below"
         else:
             tier_note = "meets"
 
     region, region_note = 0.0, None
     in_province = profile.city is not None and profile.city != OUT_OF_PROVINCE
-    if need.region_scope == "cities" and need.region_cities:
-        if profile.city in need.region_cities:
+    if demand.region_scope == "cities" and demand.region_cities:
+        if profile.city in demand.region_cities:
             region, region_note = 1.0, "preferred_city"
         elif in_province:
             region, region_note = 0.3, "in_province"
         else:
             region_note = "outside"
-    elif need.region_scope == "province":
+    elif demand.region_scope == "province":
         region, region_note = (1.0, "in_province") if in_province else (0.0, "outside")
-    elif need.leader_city and profile.city == need.leader_city:
+    elif demand.leader_city and profile.city == demand.leader_city:
         region, region_note = 0.3, "same_city"
 
     capacity, capacity_note = 0.0, None
-    if need.quantity and need.unit:
-        head = _unit_head(need.unit)
+    if demand.quantity and demand.unit:
+        head = _unit_head(demand.unit)
         values = [v for v, u in _capacity_values(profile.capacities) if u and u == head]
         if values:
-            if max(values) >= need.quantity:
+            if max(values) >= demand.quantity:
                 capacity, capacity_note = 1.0, "enough"
             else:
                 capacity, capacity_note = -0.5, "short"
 
     supplied, supplied_note = 0.0, None
-    if need.leader_name:
+    if demand.leader_name:
         for name in profile.leaders_supplied:
-            if name and (name in need.leader_name or need.leader_name in name):
+            if name and (name in demand.leader_name or demand.leader_name in name):
                 supplied, supplied_note = 1.0, name
                 break
 

@@ -11,7 +11,7 @@ from datetime import date
 import numpy as np
 import scipy.sparse as sp
 
-from matching.documents import NeedDoc, ProfileDoc, need_text, product_texts, profile_text
+from matching.documents import DemandDoc, ProfileDoc, demand_text, product_texts, profile_text
 from matching.explain import reasons
 from matching.features import FusionWeights, PairFeatures, fuse, pair_features
 from matching.index import VectorIndex
@@ -65,12 +65,12 @@ class ProfileFilter:
 
 
 @dataclass(frozen=True)
-class NeedFilter:
-    """Hard filters on a need ranking: open on a day (see `NeedDoc.is_open`)."""
+class DemandFilter:
+    """Hard filters on a need ranking: open on a day (see `DemandDoc.is_open`)."""
 
     open_on: date | None = None
 
-    def __call__(self, n: NeedDoc) -> bool:
+    def __call__(self, n: DemandDoc) -> bool:
         return self.open_on is None or n.is_open(self.open_on)
 
 
@@ -189,7 +189,7 @@ class Matcher:
         link_names: dict[str, str] | None = None,
         normalisation: str = "z",
         lexical: dict | None = None,
-        exact_needs: int = 2000,
+        exact_demands: int = 2000,
         write_chunk: int = 500,
     ) -> None:
         if normalisation not in NORMALISATIONS:
@@ -201,7 +201,7 @@ class Matcher:
         self.link_names = link_names or {}
         self.normalisation = normalisation
         # Up to this many needs, a profile's need ranking scores every need in full.
-        self.exact_needs = exact_needs
+        self.exact_demands = exact_demands
         # A bulk write takes the lock for this many records at a time, so rankings wait for
         # one chunk (milliseconds), not for a whole import (seconds at 10^4 rows).
         self.write_chunk = max(int(write_chunk), 1)
@@ -221,18 +221,18 @@ class Matcher:
         self.product_names: dict[Hashable, list[str]] = {}
         self.product_lexical = LexicalIndex(**{"n_features": 2**19, **lexical})
         self._product_rows: dict[Hashable, np.ndarray] = {}
-        self.needs: dict[Hashable, NeedDoc] = {}
-        self.need_texts: dict[Hashable, str] = {}
-        self.need_links: dict[Hashable, frozenset[str]] = {}
-        self.need_vectors = VectorIndex(dim)
-        self.need_lexical = LexicalIndex()
-        self._need_dense = np.zeros(0, dtype=np.int64)
-        # Per need row: the last day it is open (NeedDoc.open_until), for NeedFilter masks.
-        self._need_open_until = np.zeros(0, dtype=np.int64)
+        self.demands: dict[Hashable, DemandDoc] = {}
+        self.demand_texts: dict[Hashable, str] = {}
+        self.demand_links: dict[Hashable, frozenset[str]] = {}
+        self.demand_vectors = VectorIndex(dim)
+        self.demand_lexical = LexicalIndex()
+        self._demand_dense = np.zeros(0, dtype=np.int64)
+        # Per need row: the last day it is open (DemandDoc.open_until), for DemandFilter masks.
+        self._demand_open_until = np.zeros(0, dtype=np.int64)
 
     def refresh(self) -> None:
         """Fold every pending write into the lexical indexes now (exact TF-IDF)."""
-        for index in (self.profile_lexical, self.product_lexical, self.need_lexical):
+        for index in (self.profile_lexical, self.product_lexical, self.demand_lexical):
             index.refresh()
 
     # -- maintenance -------------------------------------------------------------------------
@@ -289,11 +289,11 @@ class Matcher:
                 [self.profile_texts[i] for i in ids], [self.profile_vectors.vector(i) for i in ids]
             )
             self.profile_links = dict(zip(ids, links, strict=True))
-            ids = list(self.needs)
+            ids = list(self.demands)
             links = self._placements_many(
-                [self.need_texts[i] for i in ids], [self.need_vectors.vector(i) for i in ids]
+                [self.demand_texts[i] for i in ids], [self.demand_vectors.vector(i) for i in ids]
             )
-            self.need_links = dict(zip(ids, links, strict=True))
+            self.demand_links = dict(zip(ids, links, strict=True))
 
     @staticmethod
     def _split_vectors(names: list[str], value) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -460,43 +460,45 @@ class Matcher:
                 self.product_names.pop(key, None)
                 self._product_rows.pop(key, None)
 
-    def upsert_needs(
-        self, docs: Sequence[NeedDoc], vectors: np.ndarray | Sequence | None = None
+    def upsert_demands(
+        self, docs: Sequence[DemandDoc], vectors: np.ndarray | Sequence | None = None
     ) -> None:
         """Add or replace needs (vectors are query embeddings; `write_chunk` at a time)."""
         vectors = list(vectors) if vectors is not None else [None] * len(docs)
-        if self._in_chunks(self.upsert_needs, docs, vectors):
+        if self._in_chunks(self.upsert_demands, docs, vectors):
             return
-        texts = [need_text(d) for d in docs]
-        counts = self.need_lexical.counts(texts)
-        placements = self._placements_many(texts, vectors, counts, self.need_lexical)
+        texts = [demand_text(d) for d in docs]
+        counts = self.demand_lexical.counts(texts)
+        placements = self._placements_many(texts, vectors, counts, self.demand_lexical)
         ids = [d.id for d in docs]
         with self._lock:
-            moved = _store_vectors(self.need_vectors, ids, vectors)
-            self.need_lexical.upsert(ids, texts, counts)
-            self._need_dense = self._realign(
-                self._need_dense, self.need_lexical, self.need_vectors, [*ids, *moved]
+            moved = _store_vectors(self.demand_vectors, ids, vectors)
+            self.demand_lexical.upsert(ids, texts, counts)
+            self._demand_dense = self._realign(
+                self._demand_dense, self.demand_lexical, self.demand_vectors, [*ids, *moved]
             )
-            self._need_open_until = _aligned(self._need_open_until, self.need_lexical.row_count)
-            self._need_open_until[self.need_lexical.rows(ids)] = [d.open_until() for d in docs]
+            self._demand_open_until = _aligned(
+                self._demand_open_until, self.demand_lexical.row_count
+            )
+            self._demand_open_until[self.demand_lexical.rows(ids)] = [d.open_until() for d in docs]
             for doc, text, links in zip(docs, texts, placements, strict=True):
-                self.needs[doc.id] = doc
-                self.need_texts[doc.id] = text
-                self.need_links[doc.id] = links
+                self.demands[doc.id] = doc
+                self.demand_texts[doc.id] = text
+                self.demand_links[doc.id] = links
 
-    def remove_needs(self, ids: Iterable[Hashable]) -> None:
+    def remove_demands(self, ids: Iterable[Hashable]) -> None:
         """Forget needs (`write_chunk` at a time)."""
-        ids = [i for i in dict.fromkeys(ids) if i in self.needs]
-        if self._in_chunks(self.remove_needs, ids):
+        ids = [i for i in dict.fromkeys(ids) if i in self.demands]
+        if self._in_chunks(self.remove_demands, ids):
             return
         with self._lock:
-            self._need_dense = self._drop_rows(
-                self._need_dense, self.need_lexical, self.need_vectors, ids
+            self._demand_dense = self._drop_rows(
+                self._demand_dense, self.demand_lexical, self.demand_vectors, ids
             )
             for key in ids:
-                self.needs.pop(key, None)
-                self.need_texts.pop(key, None)
-                self.need_links.pop(key, None)
+                self.demands.pop(key, None)
+                self.demand_texts.pop(key, None)
+                self.demand_links.pop(key, None)
 
     # -- ranking -----------------------------------------------------------------------------
 
@@ -622,46 +624,48 @@ class Matcher:
 
     def rank_profiles(
         self,
-        need: NeedDoc,
-        need_vector: np.ndarray | None,
+        demand: DemandDoc,
+        demand_vector: np.ndarray | None,
         k: int = 50,
         where: Callable[[ProfileDoc], bool] | None = None,
         exclude_ineligible: bool = False,
     ) -> list[Match]:
         """The k best profiles for a need (`where`: a ProfileFilter is fastest)."""
-        text = need_text(need)
+        text = demand_text(demand)
         with self._lock:
             lexical = self.profile_lexical.row_scores(text)
             n = lexical.size
             alive = self.profile_lexical.alive()[:n] if self.profile_lexical.dead else None
             stage = self._first_stage(
-                lexical, alive, self.profile_vectors, self._profile_dense, need_vector
+                lexical, alive, self.profile_vectors, self._profile_dense, demand_vector
             )
-            need_links = frozenset()
-            if need.link is None:
+            demand_links = frozenset()
+            if demand.link is None:
                 # A stored need was placed when written; only free-text queries are placed here.
-                stored = self.need_texts.get(need.id) == text and need.id in self.need_links
-                need_links = (
-                    self.need_links[need.id] if stored else self._placements(text, need_vector)
+                stored = self.demand_texts.get(demand.id) == text and demand.id in self.demand_links
+                demand_links = (
+                    self.demand_links[demand.id]
+                    if stored
+                    else self._placements(text, demand_vector)
                 )
             eligible = self._profile_pool(where, alive, n)
             w = self.weights
-            shortlist = self._shortlist(stage, eligible, need.link)
+            shortlist = self._shortlist(stage, eligible, demand.link)
             keys = [self.profile_lexical.key_at(row) for row in shortlist]
             product_lex = self._product_lexical(text, keys, stage)
-            product_dense = self._product_dense(keys, shortlist, need_vector, stage)
-            terms = prepare_terms(key_terms(need.keywords, need.title))
+            product_dense = self._product_dense(keys, shortlist, demand_vector, stage)
+            terms = prepare_terms(key_terms(demand.keywords, demand.title))
             scored = []
             for j, (at, i) in enumerate(zip(shortlist, keys, strict=True)):
                 profile = self.profiles[i]
                 f = pair_features(
-                    need,
+                    demand,
                     profile,
                     self.profile_texts[i],
                     terms,
                     float(stage.dense[at]),
                     float(stage.lexical[at]),
-                    need_links,
+                    demand_links,
                     self.profile_links.get(i, frozenset()),
                     dense_product=float(product_dense[j]),
                     lexical_product=product_lex.get(i, float(stage.lexical[at])),
@@ -670,42 +674,42 @@ class Matcher:
                     continue
                 scored.append((fuse(f, w), i, f))
         return self._matches(
-            scored, k, lambda i, f: reasons(f, need, self.profiles[i], self.link_names)
+            scored, k, lambda i, f: reasons(f, demand, self.profiles[i], self.link_names)
         )
 
-    def _need_pool(self, where: Callable[[NeedDoc], bool] | None, n: int) -> np.ndarray:
-        """Need rows that pass `where` (a NeedFilter as a mask; any other callable per need)."""
-        alive = self.need_lexical.alive()[:n]
+    def _demand_pool(self, where: Callable[[DemandDoc], bool] | None, n: int) -> np.ndarray:
+        """Need rows that pass `where` (a DemandFilter as a mask; any other callable per need)."""
+        alive = self.demand_lexical.alive()[:n]
         if where is None:
             return alive
-        if isinstance(where, NeedFilter):
+        if isinstance(where, DemandFilter):
             if where.open_on is None:
                 return alive
-            return alive & (self._need_open_until[:n] >= where.open_on.toordinal())
+            return alive & (self._demand_open_until[:n] >= where.open_on.toordinal())
         pool = np.zeros(n, dtype=bool)
         for row in np.flatnonzero(alive).tolist():
-            pool[row] = bool(where(self.needs[self.need_lexical.key_at(row)]))
+            pool[row] = bool(where(self.demands[self.demand_lexical.key_at(row)]))
         return pool
 
-    def _need_shortlist(self, signals: list[np.ndarray], pool: np.ndarray) -> np.ndarray:
+    def _demand_shortlist(self, signals: list[np.ndarray], pool: np.ndarray) -> np.ndarray:
         """Need rows to score in full: all of the pool when small, else each signal's best."""
-        if int(pool.sum()) <= self.exact_needs:
+        if int(pool.sum()) <= self.exact_demands:
             return np.flatnonzero(pool)
         share = max(self.candidates // 2, 1)
         picked = [_top(np.where(pool, signal, -np.inf), share) for signal in signals]
         return np.unique(np.concatenate(picked))
 
-    def rank_needs(
+    def rank_demands(
         self,
         profile: ProfileDoc,
         profile_vector: np.ndarray | None,
         k: int = 50,
-        where: Callable[[NeedDoc], bool] | None = None,
+        where: Callable[[DemandDoc], bool] | None = None,
     ) -> list[Match]:
-        """The k best needs for a profile (`where`: a NeedFilter is fastest).
+        """The k best needs for a profile (`where`: a DemandFilter is fastest).
 
         `profile_vector` is the profile vector or the rows of `profile_passages(profile)`.
-        Up to `exact_needs` needs every one is scored in full; above, the best of each signal.
+        Up to `exact_demands` needs every one is scored in full; above, the best of each signal.
         """
         text = profile_text(profile)
         names = product_texts(profile)
@@ -713,50 +717,52 @@ class Matcher:
         if products is None and whole is not None and profile.id in self.product_vectors:
             products = self.product_vectors[profile.id]
         with self._lock:
-            lexical = self.need_lexical.row_scores(text)
+            lexical = self.demand_lexical.row_scores(text)
             n = lexical.size
-            alive = self.need_lexical.alive()[:n] if self.need_lexical.dead else None
-            stage = self._first_stage(lexical, alive, self.need_vectors, self._need_dense, whole)
+            alive = self.demand_lexical.alive()[:n] if self.demand_lexical.dead else None
+            stage = self._first_stage(
+                lexical, alive, self.demand_vectors, self._demand_dense, whole
+            )
             stored = self.profile_texts.get(profile.id) == text and profile.id in self.profile_links
             profile_links = profile.links or (
                 self.profile_links[profile.id] if stored else self._placements(text, whole)
             )
             product_dense = np.zeros(n)
-            if whole is not None and len(self.need_vectors):
+            if whole is not None and len(self.demand_vectors):
                 rows = products if products is not None and len(products) else whole[None, :]
-                best = (self.need_vectors.matrix @ rows.T).max(axis=1).astype(np.float64)
-                pos = self._need_dense[:n]
+                best = (self.demand_vectors.matrix @ rows.T).max(axis=1).astype(np.float64)
+                pos = self._demand_dense[:n]
                 known = pos >= 0
                 mean, spread = stage.dense_stats
                 product_dense[known] = (best[pos[known]] - mean) / spread
             product_lex = stage.lexical.copy()
             if names and n:
-                per_product = self.need_lexical.row_scores_many(names)
+                per_product = self.demand_lexical.row_scores_many(names)
                 mean, spread = stage.lexical_stats
                 product_lex = (per_product.max(axis=0).astype(np.float64) - mean) / spread
-            pool = self._need_pool(where, n)
+            pool = self._demand_pool(where, n)
             signals = [stage.lexical, product_lex] + (
                 [stage.dense, product_dense] if stage.has_dense else []
             )
             scored = []
-            for at in self._need_shortlist(signals, pool).tolist():
-                i = self.need_lexical.key_at(at)
-                need = self.needs[i]
+            for at in self._demand_shortlist(signals, pool).tolist():
+                i = self.demand_lexical.key_at(at)
+                demand = self.demands[i]
                 f = pair_features(
-                    need,
+                    demand,
                     profile,
                     text,
-                    prepare_terms(key_terms(need.keywords, need.title)),
+                    prepare_terms(key_terms(demand.keywords, demand.title)),
                     float(stage.dense[at]),
                     float(stage.lexical[at]),
-                    self.need_links.get(i, frozenset()),
+                    self.demand_links.get(i, frozenset()),
                     profile_links,
                     dense_product=float(product_dense[at]),
                     lexical_product=float(product_lex[at]),
                 )
                 scored.append((fuse(f, self.weights), i, f))
         return self._matches(
-            scored, k, lambda i, f: reasons(f, self.needs[i], profile, self.link_names)
+            scored, k, lambda i, f: reasons(f, self.demands[i], profile, self.link_names)
         )
 
     def _matches(self, scored, k: int, explain) -> list[Match]:

@@ -38,7 +38,7 @@ TIER_LABELS = Tier.labels()
 TIER_RANK = {t: i for i, t in enumerate(Tier)}
 
 
-class NeedType(Vocabulary):
+class DemandType(Vocabulary):
     """Kind of need a chain leader posts."""
 
     SUPPLY = "supply", "产品配套"
@@ -48,7 +48,7 @@ class NeedType(Vocabulary):
     SERVICE = "service", "服务"
 
 
-NEED_TYPE_LABELS = NeedType.labels()
+DEMAND_TYPE_LABELS = DemandType.labels()
 
 
 class DemandStatus(Vocabulary):
@@ -183,7 +183,7 @@ parse_tier = _label_parser(
         "单项冠军企业": "champion",
     },
 )
-parse_need_type = _label_parser(NeedType, {"配套": "supply", "服务需求": "service"})
+parse_demand_type = _label_parser(DemandType, {"配套": "supply", "服务需求": "service"})
 parse_demand_status = _label_parser(DemandStatus, {"意向": "intention"})
 parse_size_class = _label_parser(SizeClass, {"微": "micro", "小": "small"})
 parse_stage = _label_parser(Stage)

@@ -27,7 +27,7 @@ class Demand(VersionedMixin, Base):
     link_id: Mapped[int | None] = mapped_column(
         ForeignKey("chain_links.id", ondelete="SET NULL"), index=True
     )
-    need_type: Mapped[str] = mapped_column(String(20), index=True)
+    demand_type: Mapped[str] = mapped_column(String(20), index=True)
     keywords: Mapped[list] = mapped_column(default=list)
     specification: Mapped[str | None] = mapped_column(Text)
     material_process: Mapped[str | None] = mapped_column(Text)

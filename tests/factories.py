@@ -62,7 +62,7 @@ def demand_payload(leader_id: int, **overrides: Any) -> dict[str, Any]:
         "title": "高铁转向架构架焊接件配套",
         "description": "面向时速350公里动车组，采购转向架构架焊接件，需整体退火消除应力。",
         "chain": "equipment",
-        "need_type": "产品配套",
+        "demand_type": "产品配套",
         "keywords": ["转向架", "构架", "焊接"],
         "specification": "材质Q345E，-40℃冲击功≥34J",
         "quantity": 800,

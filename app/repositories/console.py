@@ -20,7 +20,7 @@ def sme_counts_by_chain(session: Session, version_id: int) -> dict[str, int]:
     return {code: int(n) for code, n in rows}
 
 
-def open_need_counts_by_chain(session: Session, version_id: int, today: date) -> dict[str, int]:
+def open_demand_counts_by_chain(session: Session, version_id: int, today: date) -> dict[str, int]:
     """Needs open today (published or in docking, not expired) per chain code."""
     rows = session.execute(
         select(Chain.code, func.count(Demand.id))

@@ -16,7 +16,7 @@ class DemandFilters:
     leader_id: int | None = None
     chain: str | None = None
     link: str | None = None
-    need_type: str | None = None
+    demand_type: str | None = None
     status: str | None = None
     city: str | None = None
     certification: str | None = None
@@ -61,8 +61,8 @@ def list_page(
                 .where(ChainLink.code == f.link, Chain.taxonomy_version_id == version_id)
             )
         )
-    if f.need_type:
-        stmt = stmt.where(Demand.need_type == f.need_type)
+    if f.demand_type:
+        stmt = stmt.where(Demand.demand_type == f.demand_type)
     if f.status:
         stmt = stmt.where(Demand.status == f.status)
     if f.drafts_of is None:

@@ -150,7 +150,7 @@ def party_names(session: Session, kind: str, ids: Iterable[int]) -> dict[int, st
     return {i: name for i, name in rows}
 
 
-def live_needs(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, str | None]]:
+def live_demands(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, str | None]]:
     """Title and chain code of each of these needs that is not deleted, in one query."""
     ids = set(ids)
     if not ids:

@@ -149,12 +149,12 @@ def change_rows_since(session: Session, since: datetime) -> list[tuple[int, str,
     return [tuple(r) for r in session.execute(stmt)]
 
 
-def live_needs(session: Session) -> list[Demand]:
+def live_demands(session: Session) -> list[Demand]:
     """Every need not deleted (drafts included: the index filters by status)."""
     return list(session.scalars(select(Demand).where(Demand.deleted_at.is_(None))))
 
 
-def needs_by_ids(session: Session, ids: Iterable[int]) -> list[Demand]:
+def demands_by_ids(session: Session, ids: Iterable[int]) -> list[Demand]:
     """The needs with these ids, deleted ones included."""
     return list(session.scalars(select(Demand).where(Demand.id.in_(list(ids)))))
 

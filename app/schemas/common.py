@@ -67,7 +67,11 @@ def partial_of(
             continue
         inner = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         optional = Field(
-            default=None, alias=info.alias, title=info.title, description=info.description
+            default=None,
+            alias=info.alias,
+            validation_alias=info.validation_alias,
+            title=info.title,
+            description=info.description,
         )
         fields[field_name] = (inner | None, optional)
     fields.update(extra)
@@ -141,10 +145,10 @@ SizeClassCode = Annotated[
         _vocab(vocab.parse_size_class, "企业规模", "size class", _labels(vocab.SIZE_CLASS_LABELS))
     ),
 ]
-NeedTypeCode = Annotated[
-    vocab.NeedType,
+DemandTypeCode = Annotated[
+    vocab.DemandType,
     BeforeValidator(
-        _vocab(vocab.parse_need_type, "需求类型", "need type", _labels(vocab.NEED_TYPE_LABELS))
+        _vocab(vocab.parse_demand_type, "需求类型", "need type", _labels(vocab.DEMAND_TYPE_LABELS))
     ),
 ]
 DemandStatusCode = Annotated[

@@ -4,15 +4,22 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from app.schemas.common import (
     City,
     Code,
     DemandStatusCode,
+    DemandTypeCode,
     Email,
     LongText,
-    NeedTypeCode,
     Phone,
     ReadSchema,
     Schema,
@@ -182,7 +189,8 @@ class DemandCreate(DemandBase):
 
     leader_id: int = Field(ge=1, le=2_147_483_647)
     title: Text200
-    need_type: NeedTypeCode
+    # Also read as `need_type`, the name the data sets and earlier API clients use.
+    demand_type: DemandTypeCode = Field(validation_alias=AliasChoices("demand_type", "need_type"))
     status: DemandStatusCode = vocab.DemandStatus.PUBLISHED
 
 
@@ -225,8 +233,8 @@ class DemandRead(ReadSchema):
     description: str
     chain: str | None
     link: str | None
-    need_type: str
-    need_type_label: str
+    demand_type: str
+    demand_type_label: str
     keywords: list[str]
     specification: str | None
     material_process: str | None
@@ -265,7 +273,7 @@ class DemandRead(ReadSchema):
             leader=LeaderRef(id=d.leader.id, name=ent.name, city=ent.city),
             chain=d.chain.code if d.chain else None,
             link=d.link.code if d.link else None,
-            need_type_label=vocab.NEED_TYPE_LABELS[vocab.NeedType(d.need_type)],
+            demand_type_label=vocab.DEMAND_TYPE_LABELS[vocab.DemandType(d.demand_type)],
             keywords=list(d.keywords or []),
             budget=BudgetRead(min=d.budget_min, max=d.budget_max, negotiable=d.budget_negotiable)
             if has_budget

@@ -104,7 +104,7 @@ class LinkCoverage(BaseModel):
     sub_chain: str | None
     declared_suppliers: int
     suggested_suppliers: int
-    open_needs: int
+    open_demands: int
     weak: bool = Field(description="没有任何供应商 / no supplier at all")
 
 
@@ -122,7 +122,7 @@ class IndexStatus(BaseModel):
     dim: int
     profiles: int
     profiles_with_vectors: int
-    needs: int
+    demands: int
     pending_encodings: int = Field(
         description="待编码文本（全部进程）/ texts waiting for a vector, every process's"
     )

@@ -70,7 +70,7 @@ def ensure_demand_reader(session: Session, principal: Principal, demand_id: int)
     )
 
 
-def sees_need(principal: Principal, leader_id: int, status: str) -> bool:
+def sees_demand(principal: Principal, leader_id: int, status: str) -> bool:
     """A draft need is its leader's (and the staff's) alone until it is published."""
     return (
         status != "draft"

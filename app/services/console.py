@@ -24,7 +24,7 @@ class ChainRow:
     sub_chains: int
     links: int
     smes: int
-    open_needs: int
+    open_demands: int
     weak_links: int
 
 
@@ -32,7 +32,7 @@ def chain_overview(session: Session, runtime: MatchingRuntime) -> list[ChainRow]
     """Every chain of the current taxonomy with SMEs, open needs and weak links."""
     version = taxonomy.resolve_version(session)
     smes = repo.sme_counts_by_chain(session, version.id)
-    needs = repo.open_need_counts_by_chain(session, version.id, date.today())
+    demands = repo.open_demand_counts_by_chain(session, version.id, date.today())
     # One pass over the index instead of chain_coverage per chain; same rule: a link is weak
     # when no profile declares it and placement suggests it for none.
     matcher = runtime.matcher
@@ -49,7 +49,7 @@ def chain_overview(session: Session, runtime: MatchingRuntime) -> list[ChainRow]
                 sub_chains=len(chain.sub_chains),
                 links=len(chain.links),
                 smes=smes.get(chain.code, 0),
-                open_needs=needs.get(chain.code, 0),
+                open_demands=demands.get(chain.code, 0),
                 weak_links=sum(1 for link in chain.links if link.code not in covered),
             )
         )
@@ -73,7 +73,7 @@ class ChainMap:
     sub_chains: list[SubChainMap]
     weak: list[LinkCoverage]
     smes: int
-    open_needs: int
+    open_demands: int
     sub_names: dict[str, str] = field(default_factory=dict)
 
 
@@ -105,7 +105,7 @@ def chain_map(session: Session, runtime: MatchingRuntime, code: str) -> ChainMap
         sub_chains=subs,
         weak=[r for r in coverage.links if r.weak],
         smes=repo.sme_counts_by_chain(session, version.id).get(code, 0),
-        open_needs=sum(r.open_needs for r in coverage.links),
+        open_demands=sum(r.open_demands for r in coverage.links),
         sub_names={s.code: s.name for s in detail.sub_chains},
     )
 

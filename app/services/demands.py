@@ -29,7 +29,7 @@ SHAPED_FIELDS = (
 )
 # Every other field is a column of the same name: derived from the schema, not listed again.
 PLAIN_FIELDS = tuple(name for name in DemandCreate.model_fields if name not in SHAPED_FIELDS)
-NOT_NULL = ("title", "need_type", "status")
+NOT_NULL = ("title", "demand_type", "status")
 
 
 def _not_found(demand_id: int) -> NotFound:
@@ -145,7 +145,7 @@ def get(session: Session, demand_id: int, principal: Principal | None = None) ->
     """One live need; a draft only for its leader and the staff (others get a 404)."""
     demand = repo.get(session, demand_id)
     if demand is None or (
-        principal is not None and not access.sees_need(principal, demand.leader_id, demand.status)
+        principal is not None and not access.sees_demand(principal, demand.leader_id, demand.status)
     ):
         raise _not_found(demand_id)
     return DemandRead.from_model(demand)

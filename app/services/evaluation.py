@@ -18,14 +18,14 @@ import numpy as np
 
 from app.schemas.demand import DemandCreate
 from app.schemas.sme import SmeCreate
-from app.services.match_docs import need_doc_from_input, profile_doc_from_input
+from app.services.match_docs import demand_doc_from_input, profile_doc_from_input
 from matching.cache import EmbeddingCache
 from matching.documents import (
+    DemandDoc,
     LinkDoc,
-    NeedDoc,
     ProfileDoc,
+    demand_text,
     link_text,
-    need_text,
     product_texts,
     profile_text,
 )
@@ -40,7 +40,7 @@ from matching.tuning import QueryFeatures
 
 SETS = {"real": "eval-real", "synthetic": "eval"}
 
-_NEED_EXTRA = ("id", "split", "leader", "leader_city", "tags")
+_DEMAND_EXTRA = ("id", "split", "leader", "leader_city", "tags")
 
 
 @dataclass
@@ -48,7 +48,7 @@ class EvalSet:
     """Profiles, needs and graded judgments."""
 
     profiles: list[ProfileDoc]
-    needs: list[NeedDoc]
+    demands: list[DemandDoc]
     qrels: dict[Hashable, dict[Hashable, int]]
     split: dict[Hashable, str] = field(default_factory=dict)
     tags: dict[Hashable, list[str]] = field(default_factory=dict)
@@ -74,7 +74,7 @@ def load_real_set(directory: Path) -> EvalSet:
             "description": f"所属行业：{row['industry']}" if row["industry"] else "",
         }
         profiles.append(profile_doc_from_input(SmeCreate.model_validate(body), row["code"]))
-    needs, split, tags = [], {}, {}
+    demands, split, tags = [], {}, {}
     for row in _jsonl(directory / "needs.jsonl"):
         body = {
             "leader_id": 1,
@@ -82,16 +82,17 @@ def load_real_set(directory: Path) -> EvalSet:
             "description": row["description"],
             "keywords": row["keywords"],
             "chain": row["chain"],
-            "need_type": row["need_type"],
+            # The data sets keep their own format: `need_type` (read by the alias too).
+            "demand_type": row["need_type"],
         }
         data = DemandCreate.model_validate(body)
-        needs.append(need_doc_from_input(data, row["id"], row["leader"], None))
+        demands.append(demand_doc_from_input(data, row["id"], row["leader"], None))
         split[row["id"]] = row["split"]
         tags[row["id"]] = [row["style"]]
     qrels: dict[Hashable, dict[Hashable, int]] = {}
     for row in _jsonl(directory / "qrels.jsonl"):
         qrels.setdefault(row["need"], {})[row["company"]] = int(row["grade"])
-    return EvalSet(profiles, needs, qrels, split, tags)
+    return EvalSet(profiles, demands, qrels, split, tags)
 
 
 def load_set(name: str, data_dir: Path, link_chain: dict[str, str]) -> EvalSet:
@@ -108,20 +109,22 @@ def load_eval_set(directory: Path, link_chain: dict[str, str]) -> EvalSet:
     for row in _jsonl(directory / "smes.jsonl"):
         doc_id = row.pop("id")
         profiles.append(profile_doc_from_input(SmeCreate.model_validate(row), doc_id))
-    needs, split, tags = [], {}, {}
+    demands, split, tags = [], {}, {}
     for row in _jsonl(directory / "needs.jsonl"):
-        extra = {k: row.pop(k, None) for k in _NEED_EXTRA}
+        extra = {k: row.pop(k, None) for k in _DEMAND_EXTRA}
         if row.get("link") and not row.get("chain"):
             row["chain"] = link_chain.get(row["link"])
         data = DemandCreate.model_validate({**row, "leader_id": 1})
-        need_id = extra["id"]
-        needs.append(need_doc_from_input(data, need_id, extra["leader"], extra["leader_city"]))
-        split[need_id] = extra["split"] or "test"
-        tags[need_id] = list(extra["tags"] or [])
+        demand_id = extra["id"]
+        demands.append(
+            demand_doc_from_input(data, demand_id, extra["leader"], extra["leader_city"])
+        )
+        split[demand_id] = extra["split"] or "test"
+        tags[demand_id] = list(extra["tags"] or [])
     qrels: dict[Hashable, dict[Hashable, int]] = {}
     for row in _jsonl(directory / "qrels.jsonl"):
         qrels.setdefault(row["need"], {})[row["sme"]] = int(row["grade"])
-    return EvalSet(profiles, needs, qrels, split, tags)
+    return EvalSet(profiles, demands, qrels, split, tags)
 
 
 @dataclass
@@ -129,7 +132,7 @@ class Encoded:
     """The eval set's vectors: per profile its own row and one row per product."""
 
     profiles: np.ndarray
-    needs: np.ndarray
+    demands: np.ndarray
     links: np.ndarray
     products: list[np.ndarray] = field(default_factory=list)
 
@@ -159,8 +162,8 @@ def encode_eval_set(
         profiles=passages.encode(
             [profile_text(p) for p in data.profiles], encoder.encode_passages, progress=progress
         ),
-        needs=queries.encode(
-            [need_text(n) for n in data.needs], encoder.encode_queries, progress=progress
+        demands=queries.encode(
+            [demand_text(n) for n in data.demands], encoder.encode_queries, progress=progress
         ),
         links=passages.encode(
             [link_text(x) for x in links], encoder.encode_passages, progress=progress
@@ -174,7 +177,7 @@ def passage_count(data: EvalSet, links: list[LinkDoc]) -> int:
     return (
         len(data.profiles)
         + sum(len(product_texts(p)) for p in data.profiles)
-        + len(data.needs)
+        + len(data.demands)
         + len(links)
     )
 
@@ -205,7 +208,7 @@ def build_matcher(
         vectors.passages(i) if products else vectors.profiles[i] for i in range(len(data.profiles))
     ]
     matcher.upsert_profiles(data.profiles, rows)
-    matcher.upsert_needs(data.needs, vectors.needs)
+    matcher.upsert_demands(data.demands, vectors.demands)
     return matcher
 
 
@@ -242,13 +245,13 @@ def baselines(
     dense = VectorIndex(vectors.profiles.shape[1])
     dense.upsert(profile_ids, vectors.profiles)
     out: dict[str, dict[Hashable, list[Hashable]]] = {"tfidf": {}, "dense": {}, "blend": {}}
-    _, lex_all = lexical.scores_many([need_text(n) for n in data.needs])
-    dense_all = vectors.needs @ dense.matrix.T
-    for j, need in enumerate(data.needs):
+    _, lex_all = lexical.scores_many([demand_text(n) for n in data.demands])
+    dense_all = vectors.demands @ dense.matrix.T
+    for j, demand in enumerate(data.demands):
         lex, den = lex_all[j].astype(np.float64), dense_all[j].astype(np.float64)
-        out["tfidf"][need.id] = _top_ids(lexical.ids, lex, k)
-        out["dense"][need.id] = _top_ids(dense.ids, den, k)
-        out["blend"][need.id] = _top_ids(profile_ids, 0.7 * _z(den) + 0.3 * _z(lex), k)
+        out["tfidf"][demand.id] = _top_ids(lexical.ids, lex, k)
+        out["dense"][demand.id] = _top_ids(dense.ids, den, k)
+        out["blend"][demand.id] = _top_ids(profile_ids, 0.7 * _z(den) + 0.3 * _z(lex), k)
     return out
 
 
@@ -257,8 +260,8 @@ def rankings(
 ) -> dict[str, dict[Hashable, list[Hashable]]]:
     """Rankings of every need by the full matcher and by the plain baselines."""
     out = {"full": {}, **baselines(data, vectors, k)}
-    for need, qv in zip(data.needs, vectors.needs, strict=True):
-        out["full"][need.id] = [m.id for m in matcher.rank_profiles(need, qv, k=k)]
+    for demand, qv in zip(data.demands, vectors.demands, strict=True):
+        out["full"][demand.id] = [m.id for m in matcher.rank_profiles(demand, qv, k=k)]
     return out
 
 
@@ -302,11 +305,11 @@ def ablations(
             options = {"candidates": int(name.split("_")[1])}
         matcher = build_matcher(data, vectors, links, w, **{"candidates": candidates, **options})
         runs = {}
-        for need, qv in zip(data.needs, vectors.needs, strict=True):
+        for demand, qv in zip(data.demands, vectors.demands, strict=True):
             if name == "rrf":
-                runs[need.id] = _rrf(matcher.rank_profiles(need, qv, k=candidates * 2), k)
+                runs[demand.id] = _rrf(matcher.rank_profiles(demand, qv, k=candidates * 2), k)
             else:
-                runs[need.id] = [m.id for m in matcher.rank_profiles(need, qv, k=k)]
+                runs[demand.id] = [m.id for m in matcher.rank_profiles(demand, qv, k=k)]
         out[name] = runs
     return out
 
@@ -318,18 +321,18 @@ def reverse_rankings(
 
     Returns the rankings per system and the inverted judgments.
     """
-    keep = [n for n in data.needs if split is None or data.split.get(n.id) == split]
+    keep = [n for n in data.demands if split is None or data.split.get(n.id) == split]
     kept = {n.id for n in keep}
     qrels: dict[Hashable, dict[Hashable, int]] = {}
-    for need_id, judged in data.qrels.items():
-        if need_id in kept:
+    for demand_id, judged in data.qrels.items():
+        if demand_id in kept:
             for profile_id, grade in judged.items():
                 if grade > 0:
-                    qrels.setdefault(profile_id, {})[need_id] = grade
-    need_ids = [n.id for n in keep]
-    at = {n.id: i for i, n in enumerate(data.needs)}
-    need_matrix = vectors.needs[[at[i] for i in need_ids]]
-    lexical = LexicalIndex().fit(need_ids, [need_text(n) for n in keep])
+                    qrels.setdefault(profile_id, {})[demand_id] = grade
+    demand_ids = [n.id for n in keep]
+    at = {n.id: i for i, n in enumerate(data.demands)}
+    demand_matrix = vectors.demands[[at[i] for i in demand_ids]]
+    lexical = LexicalIndex().fit(demand_ids, [demand_text(n) for n in keep])
     out: dict[str, dict[Hashable, list[Hashable]]] = {
         "full": {},
         "tfidf": {},
@@ -340,12 +343,14 @@ def reverse_rankings(
         if profile.id not in qrels:
             continue
         ids, lex = lexical.scores(profile_text(profile))
-        den = need_matrix @ vectors.profiles[i]
+        den = demand_matrix @ vectors.profiles[i]
         lex, den = lex.astype(np.float64), den.astype(np.float64)
         out["tfidf"][profile.id] = _top_ids(ids, lex, k)
-        out["dense"][profile.id] = _top_ids(need_ids, den, k)
-        out["blend"][profile.id] = _top_ids(need_ids, 0.7 * _z(den) + 0.3 * _z(lex), k)
-        ranked = matcher.rank_needs(profile, vectors.passages(i), k=k, where=lambda n: n.id in kept)
+        out["dense"][profile.id] = _top_ids(demand_ids, den, k)
+        out["blend"][profile.id] = _top_ids(demand_ids, 0.7 * _z(den) + 0.3 * _z(lex), k)
+        ranked = matcher.rank_demands(
+            profile, vectors.passages(i), k=k, where=lambda n: n.id in kept
+        )
         out["full"][profile.id] = [m.id for m in ranked]
     return out, qrels
 
@@ -359,7 +364,7 @@ def report(
     """Metrics per system, on one split (None: all needs), optionally needs with one tag."""
     keep = {
         n.id
-        for n in data.needs
+        for n in data.demands
         if (split is None or data.split.get(n.id) == split)
         and (tag is None or tag in data.tags.get(n.id, ()))
     }
@@ -391,21 +396,21 @@ def links_from_taxonomy(path: Path) -> list[LinkDoc]:
     return out
 
 
-def without_structure(data: EvalSet, needs: bool = True, profiles: bool = False) -> EvalSet:
+def without_structure(data: EvalSet, demands: bool = True, profiles: bool = False) -> EvalSet:
     """The same set with the declared structure removed, as free-text-only users would send it.
 
     Tuning on these variants too keeps the weights from leaning on chain codes and keywords
     that a real data set may not have.
     """
-    new_needs = data.needs
-    if needs:
-        new_needs = [replace(n, chain=None, link=None, keywords=()) for n in data.needs]
+    new_demands = data.demands
+    if demands:
+        new_demands = [replace(n, chain=None, link=None, keywords=()) for n in data.demands]
     new_profiles = (
         [replace(p, chains=frozenset(), links=frozenset()) for p in data.profiles]
         if profiles
         else data.profiles
     )
-    return EvalSet(new_profiles, new_needs, data.qrels, data.split, data.tags)
+    return EvalSet(new_profiles, new_demands, data.qrels, data.split, data.tags)
 
 
 def feature_table(
@@ -413,11 +418,11 @@ def feature_table(
 ) -> dict:
     """Per need of a split: its candidates' component values, for weight tuning."""
     out = {}
-    for need, qv in zip(data.needs, vectors.needs, strict=True):
-        if data.split.get(need.id) != split:
+    for demand, qv in zip(data.demands, vectors.demands, strict=True):
+        if data.split.get(demand.id) != split:
             continue
-        ranked = matcher.rank_profiles(need, qv, k=candidates)
-        out[need.id] = QueryFeatures(
+        ranked = matcher.rank_profiles(demand, qv, k=candidates)
+        out[demand.id] = QueryFeatures(
             ids=[m.id for m in ranked],
             matrix=np.array([m.features.vector() for m in ranked], dtype=np.float64),
         )
@@ -438,7 +443,7 @@ class EvalRun:
 
     set_name: str
     split: str | None
-    needs: dict[str, dict[str, Scores]]
+    demands: dict[str, dict[str, Scores]]
     by_tag: dict[str, dict[str, Scores]]
     reverse: dict[str, Scores]
 
@@ -446,11 +451,11 @@ class EvalRun:
         return {
             "set": self.set_name,
             "split": self.split or "all",
-            "need_to_smes": {s: v.as_dict() for s, v in self.needs.items()},
+            "demand_to_smes": {s: v.as_dict() for s, v in self.demands.items()},
             "by_tag": {
                 tag: {s: v.as_dict() for s, v in runs.items()} for tag, runs in self.by_tag.items()
             },
-            "sme_to_needs": {s: v.as_dict() for s, v in self.reverse.items()},
+            "sme_to_demands": {s: v.as_dict() for s, v in self.reverse.items()},
         }
 
 
@@ -474,7 +479,7 @@ def run_evaluation(
     return EvalRun(
         set_name=set_name,
         split=split,
-        needs=report(data, ranked, split),
+        demands=report(data, ranked, split),
         by_tag={tag: report(data, ranked, split, tag) for tag in tags},
         reverse={s: evaluate(runs, reverse_qrels) for s, runs in reverse.items()},
     )
@@ -490,7 +495,7 @@ def tuning_tables(
     tables, qrels = {}, {}
     for name, (data, vectors) in sets.items():
         matcher = build_matcher(data, vectors, links, weights)
-        for need_id, feats in feature_table(data, vectors, matcher, split, 10**6).items():
-            tables[(name, need_id)] = feats
-            qrels[(name, need_id)] = data.qrels.get(need_id, {})
+        for demand_id, feats in feature_table(data, vectors, matcher, split, 10**6).items():
+            tables[(name, demand_id)] = feats
+            qrels[(name, demand_id)] = data.qrels.get(demand_id, {})
     return tables, qrels

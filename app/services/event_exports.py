@@ -112,7 +112,7 @@ def _agenda_rows(session: Session, event: Event, party: str) -> tuple[str, list[
         for m in sorted(schedule.meetings, key=lambda x: x.slot or 0)
         if party in (f"L{m.leader_id}", f"S{m.sme_id}")
     ]
-    needs = repo.live_needs(session, [m.demand_id for m in mine if m.demand_id])
+    demands = repo.live_demands(session, [m.demand_id for m in mine if m.demand_id])
     rows = []
     name = None
     for m in mine:
@@ -127,7 +127,7 @@ def _agenda_rows(session: Session, event: Event, party: str) -> tuple[str, list[
                 "end": m.end,
                 "table": (m.table or 0) + 1,
                 "counterpart": counterpart,
-                "demand": needs[m.demand_id][0] if m.demand_id in needs else "",
+                "demand": demands[m.demand_id][0] if m.demand_id in demands else "",
             }
         )
     if name is None:
@@ -235,9 +235,9 @@ def _counts(meetings) -> dict:
 
 def _chain_codes(session: Session, meetings: list[Meeting]) -> dict[int, str]:
     """The chain of each meeting's need (by meeting id), "未指定" without a live need or chain."""
-    needs = repo.live_needs(session, [m.demand_id for m in meetings if m.demand_id])
+    demands = repo.live_demands(session, [m.demand_id for m in meetings if m.demand_id])
     return {
-        m.id: (needs[m.demand_id][1] if m.demand_id in needs else None) or "未指定"
+        m.id: (demands[m.demand_id][1] if m.demand_id in demands else None) or "未指定"
         for m in meetings
     }
 
@@ -248,11 +248,11 @@ def event_report(session: Session, event_id: int) -> dict:
     people = event.participants
     meetings = [m for m in repo.meetings(session, event_id) if m.status == "planned"]
     names = {p.party: p.name for p in events.list_participants(session, event_id)}
-    needs = set()
+    demands = set()
     for p in people:
         if p.kind == "leader":
-            needs.update(p.demand_ids or [])
-    needs.update(m.demand_id for m in meetings if m.demand_id)
+            demands.update(p.demand_ids or [])
+    demands.update(m.demand_id for m in meetings if m.demand_id)
     chains = _chain_codes(session, meetings)
     per_leader = defaultdict(list)
     per_chain = defaultdict(list)
@@ -265,7 +265,7 @@ def event_report(session: Session, event_id: int) -> dict:
             "leaders": sum(1 for p in people if p.kind == "leader"),
             "smes": sum(1 for p in people if p.kind == "sme"),
             "smes_met": len({m.sme_id for m in meetings if m.held}),
-            "needs": len(needs),
+            "demands": len(demands),
             **_counts(meetings),
         },
         "per_leader": [
@@ -298,7 +298,7 @@ def report_xlsx(report: dict) -> bytes:
         "leaders": "链主企业",
         "smes": "中小企业",
         "smes_met": "参与会谈的中小企业",
-        "needs": "需求",
+        "demands": "需求",
     }
     labels.update(REPORT_HEADERS)
     _sheet(ws, [[labels.get(k, k), v] for k, v in report["totals"].items()], ["指标", "数值"])

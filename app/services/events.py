@@ -40,7 +40,7 @@ from matching.timeslots import Slot, hhmm, slot_times
 from models import Event, EventPair, EventParticipant, Meeting, utcnow
 
 # Pairs per need kept as candidates: the organizer's shortlist is about 15 SMEs per leader.
-CANDIDATES_PER_NEED = 15
+CANDIDATES_PER_DEMAND = 15
 
 
 def _not_found(event_id: int) -> NotFound:
@@ -301,7 +301,7 @@ def set_preferences(session: Session, event_id: int, data: PreferencesIn) -> lis
     people = get_event_row(session, event_id).participants
     present = {_party(p) for p in people}
     # The need a request is about, when the leader brought exactly one (else tuning picks it).
-    need_of = {
+    demand_of = {
         p.leader_id: p.demand_ids[0]
         for p in people
         if p.kind == "leader" and len(p.demand_ids or []) == 1
@@ -337,7 +337,7 @@ def set_preferences(session: Session, event_id: int, data: PreferencesIn) -> lis
             setattr(pair, f"{pref.side}_mark", pref.mark)
         if pref.request == "request":
             pair.requested_by, pair.request_status = pref.side, "pending"
-            feedback.meeting_requested(session, pair, need_of.get(pref.leader_id))
+            feedback.meeting_requested(session, pair, demand_of.get(pref.leader_id))
         elif pref.request in ("accept", "decline"):
             if pair.requested_by is None or pair.requested_by == pref.side:
                 raise Conflict(
@@ -347,7 +347,7 @@ def set_preferences(session: Session, event_id: int, data: PreferencesIn) -> lis
                 )
             pair.request_status = "accepted" if pref.request == "accept" else "declined"
             feedback.meeting_answered(
-                session, pair, need_of.get(pref.leader_id), pref.request == "accept"
+                session, pair, demand_of.get(pref.leader_id), pref.request == "accept"
             )
     session.flush()
     return list_pairs(session, event_id)
@@ -556,15 +556,15 @@ def _candidates(
             session, p.leader_id, today
         )
         for demand_id in ids:
-            need = runtime.matcher.needs.get(demand_id)
-            if need is None:
+            demand = runtime.matcher.demands.get(demand_id)
+            if demand is None:
                 demand = demand_repo.get(session, demand_id)
                 if demand is None:
                     continue
-                need = match_docs.need_doc(demand)
+                demand = match_docs.demand_doc(demand)
             ranked = runtime.matcher.rank_profiles(
-                need,
-                runtime.matcher.need_vectors.vector(demand_id),
+                demand,
+                runtime.matcher.demand_vectors.vector(demand_id),
                 k=len(sme_ids),
                 where=ProfileFilter(ids=frozenset(sme_ids)),
             )
@@ -572,7 +572,7 @@ def _candidates(
             for m in ranked:
                 key = (p.leader_id, m.id)
                 marked = key in marks
-                if kept >= CANDIDATES_PER_NEED and not marked:
+                if kept >= CANDIDATES_PER_DEMAND and not marked:
                     continue
                 if m.features.certs_missing_must and not marked:
                     continue

@@ -69,7 +69,7 @@ STAGE: dict[str, int] = {
     "outcome": 3,
 }
 # Fewer needs with a positive signal than this teach nothing the held-out split could confirm.
-MIN_NEEDS = 5
+MIN_DEMANDS = 5
 # Candidates per need taken from the running matcher (its shortlist size by default).
 DEPTH = 200
 # `apply` refuses a weight set that loses more held-out nDCG@10 than this (unless forced).
@@ -239,12 +239,12 @@ def _attribute(
     matcher = runtime.matcher
     best: tuple[float, int] | None = None
     for demand_id in demand_repo.ids_of_leader(session, leader_id):
-        need = matcher.needs.get(demand_id)
-        if need is None:
+        demand = matcher.demands.get(demand_id)
+        if demand is None:
             continue
         ranked = matcher.rank_profiles(
-            need,
-            matcher.need_vectors.vector(demand_id),
+            demand,
+            matcher.demand_vectors.vector(demand_id),
             k=1,
             where=ProfileFilter(ids=frozenset({sme_id})),
         )
@@ -279,7 +279,7 @@ class FeedbackSet:
     queries: dict[int, QueryFeatures]
     qrels: dict[int, dict[int, int]]
     signals: int
-    labelled_needs: int
+    labelled_demands: int
 
     @property
     def pairs(self) -> int:
@@ -299,16 +299,16 @@ def collect(session: Session, runtime: MatchingRuntime, depth: int = DEPTH) -> F
     qrels: dict[int, dict[int, int]] = {}
     for demand_id in sorted(labels):
         judged = labels[demand_id]
-        need = matcher.needs.get(demand_id)
-        if need is None or not any(g > 0 for g in judged.values()):
+        demand = matcher.demands.get(demand_id)
+        if demand is None or not any(g > 0 for g in judged.values()):
             continue
-        vector = matcher.need_vectors.vector(demand_id)
-        ranked = matcher.rank_profiles(need, vector, k=depth)
+        vector = matcher.demand_vectors.vector(demand_id)
+        ranked = matcher.rank_profiles(demand, vector, k=depth)
         seen = {m.id for m in ranked}
         missing = {s for s in judged if s not in seen and s in matcher.profiles}
         if missing:
             ranked += matcher.rank_profiles(
-                need, vector, k=len(missing), where=ProfileFilter(ids=frozenset(missing))
+                demand, vector, k=len(missing), where=ProfileFilter(ids=frozenset(missing))
             )
         queries[demand_id] = QueryFeatures(
             ids=[m.id for m in ranked],
@@ -318,16 +318,16 @@ def collect(session: Session, runtime: MatchingRuntime, depth: int = DEPTH) -> F
     return FeedbackSet(queries, qrels, signals, len(labels))
 
 
-def ensure_enough(data: FeedbackSet, min_needs: int = MIN_NEEDS) -> None:
-    """Refuse to tune on fewer than `min_needs` needs with a positive label."""
-    if len(data.queries) < min_needs:
+def ensure_enough(data: FeedbackSet, min_demands: int = MIN_DEMANDS) -> None:
+    """Refuse to tune on fewer than `min_demands` needs with a positive label."""
+    if len(data.queries) < min_demands:
         raise NotEnoughFeedback(
             f"only {len(data.queries)} need(s) have a positive feedback label "
-            f"(shortlist, interest, meeting, outcome); at least {min_needs} are needed",
+            f"(shortlist, interest, meeting, outcome); at least {min_demands} are needed",
             f"仅有 {len(data.queries)} 个需求有正向反馈（入围、意向、会谈、成果），"
-            f"至少需要 {min_needs} 个",
-            needs=len(data.queries),
-            required=min_needs,
+            f"至少需要 {min_demands} 个",
+            demands=len(data.queries),
+            required=min_demands,
         )
 
 
@@ -346,10 +346,10 @@ class Refit:
     pinned: tuple[str, ...]
     fit: FitReport
     feedback: FeedbackSet
-    prior_needs: int
+    prior_demands: int
     prior_weight: float
     feedback_weight: float
-    heldout_needs: int
+    heldout_demands: int
     heldout_before: float
     heldout_after: float
     feedback_before: float
@@ -366,23 +366,23 @@ class Refit:
             "proposed": self.proposed.as_dict(),
             "pinned_by_environment": list(self.pinned),
             "feedback": {
-                "needs": len(self.feedback.queries),
+                "demands": len(self.feedback.queries),
                 "labelled_pairs": self.feedback.pairs,
                 "signals": self.feedback.signals,
-                "weight_per_need": self.feedback_weight,
+                "weight_per_demand": self.feedback_weight,
                 "ndcg10_before": round(self.feedback_before, 4),
                 "ndcg10_after": round(self.feedback_after, 4),
             },
             "prior": {
                 "set": "real",
                 "split": "train",
-                "needs": self.prior_needs,
-                "weight_per_need": self.prior_weight,
+                "demands": self.prior_demands,
+                "weight_per_demand": self.prior_weight,
             },
             "heldout": {
                 "set": "real",
                 "split": "test",
-                "needs": self.heldout_needs,
+                "demands": self.heldout_demands,
                 "ndcg10_before": round(self.heldout_before, 4),
                 "ndcg10_after": round(self.heldout_after, 4),
             },
@@ -416,10 +416,10 @@ def refit(
     qrels: dict[Hashable, dict] = {("feedback", d): data.qrels[d] for d in data.queries}
     weight = dict.fromkeys(queries, feedback_weight)
     real = {"real": sets["real"]}
-    prior_needs = 0
+    prior_demands = 0
     if prior_weight > 0:
         train, train_qrels = evaluation.tuning_tables(real, links, "train", current)
-        prior_needs = len(train)
+        prior_demands = len(train)
         queries.update(train)
         qrels.update(train_qrels)
         weight.update(dict.fromkeys(train, prior_weight))
@@ -435,10 +435,10 @@ def refit(
         pinned=tuple(sorted(pinned)),
         fit=report,
         feedback=data,
-        prior_needs=prior_needs,
+        prior_demands=prior_demands,
         prior_weight=prior_weight,
         feedback_weight=feedback_weight,
-        heldout_needs=len(test),
+        heldout_demands=len(test),
         heldout_before=mean_ndcg(test, test_qrels, current),
         heldout_after=mean_ndcg(test, test_qrels, proposed),
         feedback_before=mean_ndcg(data.queries, fb_qrels, current),

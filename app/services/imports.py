@@ -69,7 +69,7 @@ DEMAND_COLUMNS = (
     ),
     Column("chain", "产业链代码", example="equipment", aliases=("产业链",)),
     Column("link", "环节代码", example="equipment-07", aliases=("环节",)),
-    Column("need_type", "需求类型", example="产品配套", aliases=("类型",)),
+    Column("demand_type", "需求类型", example="产品配套", aliases=("类型",)),
     Column("keywords", "关键词", "list", "转向架、构架、焊接"),
     Column("specification", "技术指标", example="材质Q345E，-40℃冲击功≥34J"),
     Column("material_process", "材料工艺", example="焊接+整体退火"),

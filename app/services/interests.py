@@ -35,7 +35,7 @@ def express(session: Session, principal: Principal, data: InterestCreate) -> Int
     if (
         demand is None
         or demand.deleted_at is not None
-        or not access.sees_need(principal, demand.leader_id, demand.status)
+        or not access.sees_demand(principal, demand.leader_id, demand.status)
     ):
         raise NotFound(f"need {data.demand_id} not found", f"需求 {data.demand_id} 不存在")
     if principal.role == "leader":

@@ -5,11 +5,11 @@ from typing import Any
 
 from matching.documents import (
     CertRequirement,
+    DemandDoc,
     LinkDoc,
-    NeedDoc,
     ProfileDoc,
+    demand_text,
     link_text,
-    need_text,
     profile_passages,
     profile_text,
 )
@@ -86,43 +86,43 @@ DEMAND_UNMATCHED_FIELDS = frozenset(
 )
 
 
-def _need_doc(
+def _demand_doc(
     doc_id: int | str,
     chain: str | None,
     link: str | None,
     certifications: tuple[CertRequirement, ...],
     region: tuple[str, tuple[str, ...]],
     leader: tuple[str | None, str | None],
-    need: Any,
-) -> NeedDoc:
-    """The one mapping to a NeedDoc; `need` is a stored row or a validated DemandCreate."""
-    return NeedDoc(
+    demand: Any,
+) -> DemandDoc:
+    """The one mapping to a DemandDoc; `need` is a stored row or a validated DemandCreate."""
+    return DemandDoc(
         id=doc_id,
-        title=need.title,
-        description=need.description or "",
-        keywords=tuple(need.keywords or ()),
-        specification=need.specification,
-        material_process=need.material_process,
+        title=demand.title,
+        description=demand.description or "",
+        keywords=tuple(demand.keywords or ()),
+        specification=demand.specification,
+        material_process=demand.material_process,
         chain=chain,
         link=link,
-        need_type=str(need.need_type),
+        demand_type=str(demand.demand_type),
         certifications=certifications,
         region_scope=region[0],
         region_cities=region[1],
         leader_name=leader[0],
         leader_city=leader[1],
-        min_tier=str(need.min_tier) if need.min_tier else None,
-        quantity=need.quantity,
-        unit=need.unit,
-        status=str(need.status),
-        valid_until=need.valid_until,
+        min_tier=str(demand.min_tier) if demand.min_tier else None,
+        quantity=demand.quantity,
+        unit=demand.unit,
+        status=str(demand.status),
+        valid_until=demand.valid_until,
     )
 
 
-def need_doc(d: Demand) -> NeedDoc:
-    """A need row as a NeedDoc."""
+def demand_doc(d: Demand) -> DemandDoc:
+    """A need row as a DemandDoc."""
     ent = d.leader.enterprise if d.leader else None
-    return _need_doc(
+    return _demand_doc(
         d.id,
         d.chain.code if d.chain else None,
         d.link.code if d.link else None,
@@ -174,7 +174,7 @@ def split_passages(text: str) -> list[str]:
 
 
 def demand_match_text(d: Demand) -> str:
-    return need_text(need_doc(d))
+    return demand_text(demand_doc(d))
 
 
 def link_match_text(link: ChainLink) -> str:
@@ -194,10 +194,12 @@ def profile_doc_from_input(data: Any, doc_id: int | str) -> ProfileDoc:
     )
 
 
-def need_doc_from_input(data, doc_id, leader_name: str | None, leader_city: str | None) -> NeedDoc:
-    """A validated DemandCreate as a NeedDoc (for evaluation without a database)."""
+def demand_doc_from_input(
+    data, doc_id, leader_name: str | None, leader_city: str | None
+) -> DemandDoc:
+    """A validated DemandCreate as a DemandDoc (for evaluation without a database)."""
     region = data.region_preference
-    return _need_doc(
+    return _demand_doc(
         doc_id,
         data.chain,
         data.link,

@@ -20,8 +20,8 @@ from app.schemas.match import (
 from app.services import match_docs
 from app.services import taxonomy as taxonomy_service
 from app.services.matching import MatchingRuntime
-from matching.documents import CertRequirement, NeedDoc, need_text
-from matching.matcher import Match, NeedFilter, ProfileFilter
+from matching.documents import CertRequirement, DemandDoc, demand_text
+from matching.matcher import DemandFilter, Match, ProfileFilter
 from matching.vocab import normalize_certification
 from models import Demand, SmeProfile
 
@@ -68,12 +68,12 @@ def demand_matches(
 ) -> list[SmeMatch]:
     """SMEs that can meet a need, best first."""
     demand = _demand(session, demand_id)
-    need = runtime.matcher.needs.get(demand.id) or match_docs.need_doc(demand)
+    demand = runtime.matcher.demands.get(demand.id) or match_docs.demand_doc(demand)
     # Never encode on the read path: a need still in the encoding queue ranks by wording and
     # structure until its vector lands.
-    vector = runtime.matcher.need_vectors.vector(demand.id)
+    vector = runtime.matcher.demand_vectors.vector(demand.id)
     ranked = runtime.matcher.rank_profiles(
-        need,
+        demand,
         vector,
         k=limit,
         where=where if where.active else None,
@@ -90,17 +90,17 @@ def sme_matches(
     profile = runtime.matcher.profiles.get(sme.id) or match_docs.profile_doc(sme)
     vector = runtime.matcher.profile_vectors.vector(sme.id)
     today = date.today()
-    ranked = runtime.matcher.rank_needs(
-        profile, vector, k=limit, where=None if include_closed else NeedFilter(open_on=today)
+    ranked = runtime.matcher.rank_demands(
+        profile, vector, k=limit, where=None if include_closed else DemandFilter(open_on=today)
     )
-    needs = runtime.matcher.needs
+    demands = runtime.matcher.demands
     leader_ids = demand_repo.leader_ids(session, [m.id for m in ranked])
     return [
         DemandMatch(
             demand_id=m.id,
-            title=needs[m.id].title,
+            title=demands[m.id].title,
             leader_id=leader_ids.get(m.id),
-            leader_name=needs[m.id].leader_name,
+            leader_name=demands[m.id].leader_name,
             **_scored(m),
         )
         for m in ranked
@@ -117,7 +117,7 @@ def free_text_matches(
     if errors:
         raise InvalidInput(errors)
     region = query.region_preference
-    need = NeedDoc(
+    demand = DemandDoc(
         id="query",
         title=query.text,
         keywords=tuple(query.keywords),
@@ -130,14 +130,14 @@ def free_text_matches(
         region_cities=tuple(region.cities) if region else (),
         min_tier=str(query.min_tier) if query.min_tier else None,
     )
-    vector = runtime.encoder.encode_queries([need_text(need)])[0]
+    vector = runtime.encoder.encode_queries([demand_text(demand)])[0]
     where = ProfileFilter(
         city=query.city,
         tier=str(query.tier) if query.tier else None,
         certification=normalize_certification(query.certification) if query.certification else None,
     )
     ranked = runtime.matcher.rank_profiles(
-        need, vector, k=query.limit, where=where if where.active else None
+        demand, vector, k=query.limit, where=where if where.active else None
     )
     return [_sme_item(runtime, m) for m in ranked]
 
@@ -166,7 +166,7 @@ def demand_placement(
 ) -> list[PlacementRead]:
     """Suggested chain links of a need, with scores."""
     demand = _demand(session, demand_id)
-    vector = runtime.matcher.need_vectors.vector(demand.id)
+    vector = runtime.matcher.demand_vectors.vector(demand.id)
     return _placements(runtime, match_docs.demand_match_text(demand), vector, k)
 
 
@@ -222,10 +222,10 @@ def chain_coverage(session: Session, runtime: MatchingRuntime, chain_code: str) 
         for code in matcher.profile_links.get(key, ()):
             if code not in p.links:
                 suggested[code] = suggested.get(code, 0) + 1
-    needs: dict[str, int] = {}
-    for need in matcher.needs.values():
-        if need.link and need.is_open(today):
-            needs[need.link] = needs.get(need.link, 0) + 1
+    demands: dict[str, int] = {}
+    for demand in matcher.demands.values():
+        if demand.link and demand.is_open(today):
+            demands[demand.link] = demands.get(demand.link, 0) + 1
     links = [link for sub in chain.sub_chains for link in sub.links] + chain.links
     rows = [
         LinkCoverage(
@@ -235,7 +235,7 @@ def chain_coverage(session: Session, runtime: MatchingRuntime, chain_code: str) 
             sub_chain=x.sub_chain,
             declared_suppliers=declared.get(x.code, 0),
             suggested_suppliers=suggested.get(x.code, 0),
-            open_needs=needs.get(x.code, 0),
+            open_demands=demands.get(x.code, 0),
             weak=declared.get(x.code, 0) + suggested.get(x.code, 0) == 0,
         )
         for x in links

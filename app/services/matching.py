@@ -287,10 +287,10 @@ class MatchingRuntime:
                 self.matcher.upsert_profiles(docs, vectors)
             t = phase("matcher_upsert_profiles", t)
             del vectors
-            demands = repo.live_needs(session)
-            t = phase("need_rows", t)
+            demands = repo.live_demands(session)
+            t = phase("demand_rows", t)
             self._apply(session, "demand", demands)
-            t = phase("needs_apply", t)
+            t = phase("demands_apply", t)
         # The first lexical snapshot, now rather than in the first request after start-up.
         self.matcher.refresh()
         t = phase("lexical_snapshot", t)
@@ -302,7 +302,7 @@ class MatchingRuntime:
             "matcher loaded: %d profiles (%d with vectors), %d needs in %.1fs",
             len(self.matcher.profiles),
             len(self.matcher.profile_vectors),
-            len(self.matcher.needs),
+            len(self.matcher.demands),
             timings["total"],
         )
 
@@ -423,7 +423,7 @@ class MatchingRuntime:
         bounds = np.cumsum([0, *(len(ps) for ps in parts)])
         return [flat[a:b] for a, b in pairwise(bounds)]
 
-    def _encode_needs(self, texts: list[str], threads: int | None = None) -> list[np.ndarray]:
+    def _encode_demands(self, texts: list[str], threads: int | None = None) -> list[np.ndarray]:
         vectors, _ = encode_distinct(
             lambda xs: self.encoder.encode_queries(xs, threads=threads), texts, self.encoder.dim
         )
@@ -511,8 +511,8 @@ class MatchingRuntime:
                     self.matcher.remove_profiles(set(chunk) - set(found))
                     self._apply(session, "sme", list(found.values()))
             if "demand" in todo:
-                found = repo.needs_by_ids(session, todo["demand"])
-                self.matcher.remove_needs(todo["demand"] - {r.id for r in found})
+                found = repo.demands_by_ids(session, todo["demand"])
+                self.matcher.remove_demands(todo["demand"] - {r.id for r in found})
                 self._apply(session, "demand", found)
             applied = sum(len(v) for v in todo.values())
         if applied >= SETTLE_AFTER:
@@ -556,7 +556,7 @@ class MatchingRuntime:
         matcher = self.matcher
         remove, upsert, doc = {
             "sme": (matcher.remove_profiles, matcher.upsert_profiles, match_docs.profile_doc),
-            "demand": (matcher.remove_needs, matcher.upsert_needs, match_docs.need_doc),
+            "demand": (matcher.remove_demands, matcher.upsert_demands, match_docs.demand_doc),
         }[entity_type]
         rows = list(rows)
         remove([r.id for r in rows if r.deleted_at is not None])
@@ -702,8 +702,8 @@ class MatchingRuntime:
                 ]
             demand_ids = [i for t, i in claimed if t == "demand"]
             if demand_ids:
-                needs = repo.needs_by_ids(session, demand_ids)
-                jobs += [("demand", d.id, match_docs.demand_match_text(d)) for d in needs]
+                demands = repo.demands_by_ids(session, demand_ids)
+                jobs += [("demand", d.id, match_docs.demand_match_text(d)) for d in demands]
             session.commit()
         return jobs
 
@@ -715,7 +715,7 @@ class MatchingRuntime:
             results = []
             for entity_type, fn in (
                 ("sme", lambda ts, k: self.encode_profiles(ts, k, self.passage_cache)),
-                ("demand", self._encode_needs),
+                ("demand", self._encode_demands),
             ):
                 group = [j for j in jobs if j[0] == entity_type]
                 if group:
@@ -756,7 +756,7 @@ class MatchingRuntime:
             "dim": self.encoder.dim,
             "profiles": len(self.matcher.profiles),
             "profiles_with_vectors": len(self.matcher.profile_vectors),
-            "needs": len(self.matcher.needs),
+            "demands": len(self.matcher.demands),
             "pending_encodings": pending,
             "links_encoded": self._links_encoded,
             # The applied weight set in use (`ranking_weights` id), None for the defaults.

@@ -40,11 +40,11 @@ def user(client: TestClient, username: str, role: str, **binding: int) -> dict[s
 def world(client: TestClient) -> dict[str, Any]:
     """Two leaders with a need each, two SMEs, and an account for each party and an organizer."""
     leaders = [made(client.post("/api/v1/leaders", json=leader_payload())) for _ in range(2)]
-    needs = [made(client.post("/api/v1/demands", json=demand_payload(x["id"]))) for x in leaders]
+    demands = [made(client.post("/api/v1/demands", json=demand_payload(x["id"]))) for x in leaders]
     smes = [made(client.post("/api/v1/smes", json=sme_payload())) for _ in range(2)]
     return {
         "leaders": leaders,
-        "needs": needs,
+        "demands": demands,
         "smes": smes,
         "leader": user(client, "leader0", "leader", leader_id=leaders[0]["id"]),
         "leader1": user(client, "leader1", "leader", leader_id=leaders[1]["id"]),
@@ -178,7 +178,7 @@ def test_sme_registers_once_and_edits_only_its_own(client: TestClient, anon_clie
     assert bulk.status_code == 403
 
 
-def test_leader_posts_and_edits_only_its_own_needs(world, anon_client: TestClient) -> None:
+def test_leader_posts_and_edits_only_its_own_demands(world, anon_client: TestClient) -> None:
     mine, theirs = world["leaders"]
     h = world["leader"]
     posted = made(anon_client.post("/api/v1/demands", json=demand_payload(mine["id"]), headers=h))
@@ -186,7 +186,7 @@ def test_leader_posts_and_edits_only_its_own_needs(world, anon_client: TestClien
     assert r.status_code == 403
     own = anon_client.patch(f"/api/v1/demands/{posted['id']}", json={"title": "新标题"}, headers=h)
     assert own.status_code == 200
-    other = world["needs"][1]["id"]
+    other = world["demands"][1]["id"]
     assert (
         anon_client.patch(f"/api/v1/demands/{other}", json={"title": "x"}, headers=h).status_code
         == 403
@@ -212,7 +212,7 @@ def test_leader_posts_and_edits_only_its_own_needs(world, anon_client: TestClien
     )
 
 
-def test_sme_sees_only_its_own_fitting_needs(world, anon_client: TestClient) -> None:
+def test_sme_sees_only_its_own_fitting_demands(world, anon_client: TestClient) -> None:
     sme, other = world["smes"]
     h = world["sme"]
     assert anon_client.get(f"/api/v1/smes/{sme['id']}/matches", headers=h).status_code == 200
@@ -265,15 +265,15 @@ def _contact(anon_client: TestClient, url: str, headers) -> tuple[str | None, bo
 
 
 def test_contacts_hidden_until_both_sides_show_interest(world, anon_client: TestClient) -> None:
-    sme, leader, need = world["smes"][0], world["leaders"][0], world["needs"][0]
-    sme_url, need_url = f"/api/v1/smes/{sme['id']}", f"/api/v1/demands/{need['id']}"
+    sme, leader, demand = world["smes"][0], world["leaders"][0], world["demands"][0]
+    sme_url, demand_url = f"/api/v1/smes/{sme['id']}", f"/api/v1/demands/{demand['id']}"
     leader_url = f"/api/v1/leaders/{leader['id']}"
     # Each party and the staff see their own; the other side and competitors do not.
     assert _contact(anon_client, sme_url, world["sme"]) == (sme["contact_phone"], False)
     assert _contact(anon_client, sme_url, world["organizer"])[1] is False
     assert _contact(anon_client, sme_url, world["leader"]) == (None, True)
     assert _contact(anon_client, sme_url, world["sme1"]) == (None, True)
-    assert _contact(anon_client, need_url, world["sme"]) == (None, True)
+    assert _contact(anon_client, demand_url, world["sme"]) == (None, True)
     listed = made(anon_client.get("/api/v1/smes?limit=50", headers=world["leader"]), 200)
     assert all(x["contact_phone"] is None for x in listed["items"])
 
@@ -281,7 +281,7 @@ def test_contacts_hidden_until_both_sides_show_interest(world, anon_client: Test
     one = made(
         anon_client.post(
             "/api/v1/interests",
-            json={"demand_id": need["id"], "sme_id": sme["id"]},
+            json={"demand_id": demand["id"], "sme_id": sme["id"]},
             headers=world["leader"],
         )
     )
@@ -290,16 +290,18 @@ def test_contacts_hidden_until_both_sides_show_interest(world, anon_client: Test
     # An SME names the need; it cannot speak for another SME.
     r = anon_client.post(
         "/api/v1/interests",
-        json={"demand_id": need["id"], "sme_id": world["smes"][1]["id"]},
+        json={"demand_id": demand["id"], "sme_id": world["smes"][1]["id"]},
         headers=world["sme"],
     )
     assert r.status_code == 403
     both = made(
-        anon_client.post("/api/v1/interests", json={"demand_id": need["id"]}, headers=world["sme"])
+        anon_client.post(
+            "/api/v1/interests", json={"demand_id": demand["id"]}, headers=world["sme"]
+        )
     )
     assert both["mutual"] is True
     assert _contact(anon_client, sme_url, world["leader"]) == (sme["contact_phone"], False)
-    assert _contact(anon_client, need_url, world["sme"])[1] is False
+    assert _contact(anon_client, demand_url, world["sme"])[1] is False
     assert _contact(anon_client, leader_url, world["sme"])[1] is False
     # Not to the other leader, nor to the other SME.
     assert _contact(anon_client, sme_url, world["leader1"]) == (None, True)
@@ -307,7 +309,7 @@ def test_contacts_hidden_until_both_sides_show_interest(world, anon_client: Test
     # A leader cannot express interest on another leader's need.
     r = anon_client.post(
         "/api/v1/interests",
-        json={"demand_id": world["needs"][1]["id"], "sme_id": sme["id"]},
+        json={"demand_id": world["demands"][1]["id"], "sme_id": sme["id"]},
         headers=world["leader"],
     )
     assert r.status_code == 403
@@ -360,9 +362,9 @@ def test_every_write_is_audited(world, client: TestClient, anon_client: TestClie
     assert change["request"] == f"PATCH /api/v1/smes/{sme['id']}"
     assert log[1]["actor"] == "admin-token"
     # Soft deletes are recorded as deletes; password hashes never appear.
-    need = world["needs"][0]["id"]
-    made(anon_client.delete(f"/api/v1/demands/{need}", headers=world["leader"]), 204)
-    deleted = made(client.get(f"/api/v1/audit?entity=demands&entity_id={need}"), 200)["items"]
+    demand = world["demands"][0]["id"]
+    made(anon_client.delete(f"/api/v1/demands/{demand}", headers=world["leader"]), 204)
+    deleted = made(client.get(f"/api/v1/audit?entity=demands&entity_id={demand}"), 200)["items"]
     assert deleted[0]["action"] == "delete" and deleted[0]["actor"] == "leader0"
     users = made(client.get("/api/v1/audit?entity=users"), 200)["items"]
     created = [u for u in users if u["action"] == "create"]

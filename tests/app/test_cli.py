@@ -135,10 +135,10 @@ def test_eval_prints_the_real_set_table_and_refuses_unknown_sets(cli_env) -> Non
     r = runner.invoke(cli, ["eval", "--set", "real", "--no-ablations", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output[r.output.index("{") :])
-    assert set(out["need_to_smes"]) == {"full", "tfidf", "dense", "blend"}
-    assert out["need_to_smes"]["full"]["queries"] == 73  # the test split
+    assert set(out["demand_to_smes"]) == {"full", "tfidf", "dense", "blend"}
+    assert out["demand_to_smes"]["full"]["queries"] == 73  # the test split
     assert set(out["by_tag"]) == {"named", "paraphrased"}
-    assert out["sme_to_needs"]["full"]["queries"] > 0 and out["full_vs_blend"] > 0
+    assert out["sme_to_demands"]["full"]["queries"] > 0 and out["full_vs_blend"] > 0
     for option, value in (("--set", "nope"), ("--split", "held"), ("--variant", "odd")):
         r = runner.invoke(cli, ["eval", option, value])
         assert r.exit_code == 2 and option in r.output, r.output

@@ -67,7 +67,7 @@ def test_ids_beyond_the_database_range_are_422(client: TestClient) -> None:
         r = client.request(method, url, json={} if method == "PATCH" else None)
         assert r.status_code == 422, (url, r.status_code)
     r = client.post(
-        "/api/v1/demands", json={"leader_id": int(huge), "title": "x", "need_type": "服务"}
+        "/api/v1/demands", json={"leader_id": int(huge), "title": "x", "demand_type": "服务"}
     )
     assert r.status_code == 422
 

@@ -23,7 +23,7 @@ def event(client: TestClient) -> dict[str, Any]:
     leaders = [
         post(client, "/api/v1/leaders", leader_payload(name=f"链主{i}集团")) for i in range(2)
     ]
-    needs = [
+    demands = [
         post(
             client,
             "/api/v1/demands",
@@ -67,12 +67,12 @@ def event(client: TestClient) -> dict[str, Any]:
         },
     )
     participants = [
-        {"leader_id": leaders[0]["id"], "demand_ids": [needs[0]["id"]], "cap": 3},
-        {"leader_id": leaders[1]["id"], "demand_ids": [needs[1]["id"]], "cap": 3},
+        {"leader_id": leaders[0]["id"], "demand_ids": [demands[0]["id"]], "cap": 3},
+        {"leader_id": leaders[1]["id"], "demand_ids": [demands[1]["id"]], "cap": 3},
     ] + [{"sme_id": s["id"], "cap": 2} for s in smes]
     participants[-1]["unavailable_slots"] = [0, 1]
     post(client, f"/api/v1/events/{ev['id']}/participants", {"participants": participants}, 200)
-    return {"event": ev, "leaders": leaders, "needs": needs, "smes": smes}
+    return {"event": ev, "leaders": leaders, "demands": demands, "smes": smes}
 
 
 def test_event_slots_skip_the_break(client: TestClient, event: dict) -> None:
@@ -219,7 +219,7 @@ def test_schedule_move_exports_outcomes_report(client: TestClient, event: dict) 
     assert (
         totals["intentions"] == 1 and totals["signings"] == 1 and totals["amount_wan_yuan"] == 150
     )
-    assert totals["leaders"] == 2 and totals["smes"] == 6 and totals["needs"] == 2
+    assert totals["leaders"] == 2 and totals["smes"] == 6 and totals["demands"] == 2
     assert sum(r["signings"] for r in report["per_leader"]) == 1
     png = client.get(f"/api/v1/events/{ev_id}/report", params={"format": "png"})
     assert png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"

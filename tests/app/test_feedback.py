@@ -55,11 +55,11 @@ def rows(factory: sessionmaker[Session], **where: Any) -> list[MatchFeedback]:
 @pytest.fixture
 def world(client: TestClient) -> dict[str, Any]:
     leaders = [made(client.post("/api/v1/leaders", json=leader_payload())) for _ in range(2)]
-    needs = [made(client.post("/api/v1/demands", json=demand_payload(x["id"]))) for x in leaders]
+    demands = [made(client.post("/api/v1/demands", json=demand_payload(x["id"]))) for x in leaders]
     smes = [made(client.post("/api/v1/smes", json=sme_payload())) for _ in range(2)]
     return {
         "leaders": leaders,
-        "needs": needs,
+        "demands": demands,
         "smes": smes,
         "leader": login(client, "fb-leader0", "leader", leader_id=leaders[0]["id"]),
         "sme": login(client, "fb-sme0", "sme", sme_id=smes[0]["id"]),
@@ -70,13 +70,13 @@ def world(client: TestClient) -> dict[str, Any]:
 
 
 def test_interests_are_labels_updated_in_place(world, anon_client, session_factory) -> None:
-    need, sme = world["needs"][0], world["smes"][0]
-    body = {"demand_id": need["id"], "sme_id": sme["id"]}
+    demand, sme = world["demands"][0], world["smes"][0]
+    body = {"demand_id": demand["id"], "sme_id": sme["id"]}
     made(anon_client.post("/api/v1/interests", json=body, headers=world["leader"]))
     made(anon_client.post("/api/v1/interests", json=body, headers=world["leader"]))
     (shortlist,) = rows(session_factory, source="shortlist")
     assert (shortlist.demand_id, shortlist.sme_id, shortlist.leader_id, shortlist.label) == (
-        need["id"],
+        demand["id"],
         sme["id"],
         world["leaders"][0]["id"],
         1,
@@ -84,16 +84,20 @@ def test_interests_are_labels_updated_in_place(world, anon_client, session_facto
     assert shortlist.user_id is not None
     # The SME's own interest is a second signal on the same pair.
     mine = made(
-        anon_client.post("/api/v1/interests", json={"demand_id": need["id"]}, headers=world["sme"])
+        anon_client.post(
+            "/api/v1/interests", json={"demand_id": demand["id"]}, headers=world["sme"]
+        )
     )
     (interest,) = rows(session_factory, source="interest")
-    assert interest.label == 1 and interest.demand_id == need["id"]
+    assert interest.label == 1 and interest.demand_id == demand["id"]
     # Withdrawn: the same row, graded 0; shown again: 1 again.
     made(anon_client.delete(f"/api/v1/interests/{mine['id']}", headers=world["sme"]), 204)
     (again,) = rows(session_factory, source="interest")
     assert (again.id, again.label, again.detail) == (interest.id, 0, "withdrawn")
     made(
-        anon_client.post("/api/v1/interests", json={"demand_id": need["id"]}, headers=world["sme"])
+        anon_client.post(
+            "/api/v1/interests", json={"demand_id": demand["id"]}, headers=world["sme"]
+        )
     )
     assert [(r.id, r.label) for r in rows(session_factory, source="interest")] == [(interest.id, 1)]
 
@@ -101,16 +105,16 @@ def test_interests_are_labels_updated_in_place(world, anon_client, session_facto
 def test_refused_writes_leave_no_label_and_labels_reveal_nothing(
     world, anon_client, session_factory
 ) -> None:
-    other_need, sme = world["needs"][1], world["smes"][0]
+    other_demand, sme = world["demands"][1], world["smes"][0]
     r = anon_client.post(
         "/api/v1/interests",
-        json={"demand_id": other_need["id"], "sme_id": sme["id"]},
+        json={"demand_id": other_demand["id"], "sme_id": sme["id"]},
         headers=world["leader"],
     )
     assert r.status_code == 403
     r = anon_client.post(
         "/api/v1/interests",
-        json={"demand_id": other_need["id"], "sme_id": world["smes"][1]["id"]},
+        json={"demand_id": other_demand["id"], "sme_id": world["smes"][1]["id"]},
         headers=world["sme"],
     )
     assert r.status_code == 403
@@ -119,7 +123,7 @@ def test_refused_writes_leave_no_label_and_labels_reveal_nothing(
     made(
         anon_client.post(
             "/api/v1/interests",
-            json={"demand_id": world["needs"][0]["id"], "sme_id": sme["id"]},
+            json={"demand_id": world["demands"][0]["id"], "sme_id": sme["id"]},
             headers=world["leader"],
         )
     )
@@ -153,14 +157,14 @@ def _prefs(client: TestClient, event_id: int, *prefs: dict, code: int = 200) -> 
 
 
 def test_meeting_requests_and_answers(world, client, session_factory) -> None:
-    leader, need = world["leaders"][0]["id"], world["needs"][0]["id"]
+    leader, demand = world["leaders"][0]["id"], world["demands"][0]["id"]
     s0, s1 = (x["id"] for x in world["smes"])
-    ev = _event(client, leader, [need], [s0, s1])
+    ev = _event(client, leader, [demand], [s0, s1])
     _prefs(client, ev, {"leader_id": leader, "sme_id": s0, "side": "sme", "request": "request"})
     (request,) = rows(session_factory, source="meeting_request")
     # The leader brought one need: the request is about it.
     assert (request.demand_id, request.leader_id, request.sme_id, request.label) == (
-        need,
+        demand,
         leader,
         s0,
         1,
@@ -182,13 +186,13 @@ def test_meeting_requests_and_answers(world, client, session_factory) -> None:
     assert rows(session_factory, sme_id=s1) == []
 
 
-def test_a_request_without_a_known_need_is_keyed_by_the_leader(
+def test_a_request_without_a_known_demand_is_keyed_by_the_leader(
     world, client, session_factory
 ) -> None:
     leader = world["leaders"][0]["id"]
     second = made(client.post("/api/v1/demands", json=demand_payload(leader, title="制动夹钳")))
     s0 = world["smes"][0]["id"]
-    ev = _event(client, leader, [world["needs"][0]["id"], second["id"]], [s0])
+    ev = _event(client, leader, [world["demands"][0]["id"], second["id"]], [s0])
     for _ in range(2):
         _prefs(
             client, ev, {"leader_id": leader, "sme_id": s0, "side": "leader", "request": "request"}
@@ -198,19 +202,19 @@ def test_a_request_without_a_known_need_is_keyed_by_the_leader(
 
 
 def test_outcomes_grade_the_pair(world, client, session_factory) -> None:
-    leader, need = world["leaders"][0]["id"], world["needs"][0]["id"]
+    leader, demand = world["leaders"][0]["id"], world["demands"][0]["id"]
     s0 = world["smes"][0]["id"]
-    ev = _event(client, leader, [need], [s0])
+    ev = _event(client, leader, [demand], [s0])
     meeting = made(
         client.post(
             f"/api/v1/events/{ev}/meetings",
-            json={"leader_id": leader, "sme_id": s0, "demand_id": need, "slot": 0, "table": 1},
+            json={"leader_id": leader, "sme_id": s0, "demand_id": demand, "slot": 0, "table": 1},
         )
     )["meeting"]
     url = f"/api/v1/meetings/{meeting['id']}/outcome"
     made(client.post(url, json={"held": True, "outcome": "valuable"}), 200)
     (first,) = rows(session_factory, source="outcome")
-    assert (first.demand_id, first.label) == (need, 2)
+    assert (first.demand_id, first.label) == (demand, 2)
     made(client.post(url, json={"held": True, "outcome": "signed", "amount": 120}), 200)
     (signed,) = rows(session_factory, source="outcome")
     assert (signed.id, signed.label) == (first.id, 3)
@@ -238,7 +242,9 @@ def test_label_mapping_and_combination() -> None:
     assert feedback.combine([("meeting_accepted", 2), ("outcome", 3)]) == 3
 
 
-def test_leader_level_labels_go_to_the_best_fitting_need(client, settings, session_factory) -> None:
+def test_leader_level_labels_go_to_the_best_fitting_demand(
+    client, settings, session_factory
+) -> None:
     leader = made(client.post("/api/v1/leaders", json=leader_payload()))["id"]
     weld = made(client.post("/api/v1/demands", json=demand_payload(leader)))["id"]
     chip = made(
@@ -278,9 +284,9 @@ def _small_real_set(directory: Path, per_split: int = 4, extra: int = 30) -> Non
     def jsonl(name: str) -> list[dict]:
         return [json.loads(x) for x in (src / name).read_text(encoding="utf-8").splitlines() if x]
 
-    needs = jsonl("needs.jsonl")
-    keep = [n for n in needs if n["split"] == "train"][:per_split]
-    keep += [n for n in needs if n["split"] == "test"][:per_split]
+    demands = jsonl("needs.jsonl")
+    keep = [n for n in demands if n["split"] == "train"][:per_split]
+    keep += [n for n in demands if n["split"] == "test"][:per_split]
     ids = {n["id"] for n in keep}
     qrels = [q for q in jsonl("qrels.jsonl") if q["need"] in ids]
     judged = {q["company"] for q in qrels}
@@ -328,11 +334,11 @@ def cli_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             encode_poll_seconds=0,
             admin_token=ADMIN_TOKEN,
         )
-        needs, smes = [], []
+        demands, smes = [], []
         with TestClient(create_app(settings), headers=ADMIN_HEADERS) as c:
             leader = made(c.post("/api/v1/leaders", json=leader_payload()))["id"]
             for title, chain, keywords, detail in THEMES:
-                needs.append(
+                demands.append(
                     made(
                         c.post(
                             "/api/v1/demands",
@@ -371,7 +377,7 @@ def cli_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             "url": url,
             "settings": settings,
             "factory": make_session_factory(engine),
-            "needs": needs,
+            "demands": demands,
             "smes": smes,
         }
         engine.dispose()
@@ -382,11 +388,11 @@ def _label(world: dict, count: int) -> None:
     """Signals on `count` needs: a signing, a shortlist, and a declined request off theme."""
     with unit_of_work(world["factory"]) as s:
         for t in range(count):
-            need, (a, b, _c) = world["needs"][t], world["smes"][t]
+            demand, (a, b, _c) = world["demands"][t], world["smes"][t]
             off = world["smes"][(t + 1) % len(THEMES)][2]
-            feedback.record(s, "outcome", a, demand_id=need, label=3, detail="signed")
-            feedback.record(s, "shortlist", b, demand_id=need)
-            feedback.record(s, "meeting_declined", off, demand_id=need)
+            feedback.record(s, "outcome", a, demand_id=demand, label=3, detail="signed")
+            feedback.record(s, "shortlist", b, demand_id=demand)
+            feedback.record(s, "meeting_declined", off, demand_id=demand)
 
 
 def test_tune_from_feedback_refuses_with_too_little(cli_world) -> None:
@@ -428,7 +434,7 @@ def test_tune_from_feedback_reports_then_applies_only_when_asked(cli_world) -> N
     with factory() as s:
         (row,) = s.scalars(select(RankingWeights)).all()
         assert row.active and row.source == "feedback"
-        assert row.report["heldout"]["needs"] == 4 and row.report["feedback"]["needs"] == 6
+        assert row.report["heldout"]["demands"] == 4 and row.report["feedback"]["demands"] == 6
         assert s.scalar(select(IndexChange).where(IndexChange.entity_type == "weights"))
     new = FusionWeights.from_dict(row.weights)
     assert new != FusionWeights()
@@ -473,8 +479,8 @@ def test_apply_refuses_weights_that_lose_on_the_held_out_split(cli_world) -> Non
         runtime.stop()
     assert len(data.queries) == 6 and data.pairs == 18 and data.signals == 18
     # Labelled SMEs outside the matcher's first candidates are still in their need's table.
-    for need, judged in data.qrels.items():
-        assert set(judged) <= set(data.queries[need].ids)
+    for demand, judged in data.qrels.items():
+        assert set(judged) <= set(data.queries[demand].ids)
     links = evaluation.links_from_taxonomy(PROJECT_ROOT / "data" / "chains" / "sd-2022.json")
     real = evaluation.load_set("real", cli_world["settings"].data_dir, {})
     vectors = evaluation.encode_eval_set(

@@ -86,7 +86,7 @@ DEMAND_FULL: dict[str, Any] = {
     "description": "面向时速350公里动车组，采购转向架构架焊接件。",
     "chain": "equipment",
     "link": "equipment-07",
-    "need_type": "supply",
+    "demand_type": "supply",
     "keywords": ["转向架", "构架"],
     "specification": "材质Q345E",
     "material_process": "焊接+整体退火",
@@ -112,7 +112,7 @@ DEMAND_OTHER: dict[str, Any] = {
     # Before the chain: a link must belong to the need's chain.
     "link": None,
     "chain": "new-energy",
-    "need_type": "technology",
+    "demand_type": "technology",
     "keywords": ["制动"],
     "specification": "QT500-7",
     "material_process": "精密铸造",
@@ -316,7 +316,7 @@ def test_each_sme_field_is_matched_or_declared_unmatched(name: str) -> None:
 def test_each_demand_field_is_matched_or_declared_unmatched(name: str) -> None:
     def doc(values: dict[str, Any]) -> Any:
         data = DemandCreate.model_validate(_demand_input({**values, "leader_id": 1}))
-        return match_docs.need_doc_from_input(data, 1, None, None)
+        return match_docs.demand_doc_from_input(data, 1, None, None)
 
     changed = doc(DEMAND_FULL) != doc({**DEMAND_FULL, name: DEMAND_OTHER[name]})
     assert changed == (name not in match_docs.DEMAND_UNMATCHED_FIELDS), name

@@ -33,7 +33,7 @@ MARKUP = [
 def test_any_text_as_budget_is_parsed_or_refused_cleanly(text: str) -> None:
     try:
         data = DemandCreate.model_validate(
-            {"leader_id": 1, "title": "x", "need_type": "服务", "budget": text}
+            {"leader_id": 1, "title": "x", "demand_type": "服务", "budget": text}
         )
     except ValidationError as exc:
         assert all(e["type"] for e in exc.errors())

@@ -117,7 +117,7 @@ def test_a_file_job_imports_like_the_synchronous_import(
     assert job["status"] == "failed" and job["errors"][0]["column"] == "企业名称"
 
 
-def test_need_rows_are_queued_too(client: TestClient, session_factory, settings) -> None:
+def test_demand_rows_are_queued_too(client: TestClient, session_factory, settings) -> None:
     leader = made(client.post("/api/v1/leaders", json=leader_payload()))
     rows = [demand_payload(leader["id"], title=f"导入需求{i}") for i in range(2)]
     job = made(client.post("/api/v1/import/jobs/demands/rows", json=rows), 202)

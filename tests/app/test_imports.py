@@ -103,10 +103,10 @@ def test_demand_import_names_the_leader(client: TestClient) -> None:
     assert cells == {(3, "链主企业"), (4, "需求标题"), (4, "需求类型"), (4, "有效期至")}
     ok = upload(client, "demands", "needs.csv", "\n".join(body.splitlines()[:2]).encode())
     assert ok.status_code == 201, ok.text
-    need = client.get(f"/api/v1/demands/{ok.json()['ids'][0]}").json()
-    assert need["leader_id"] == leader["id"]
-    assert need["required_certifications"] == [
+    demand = client.get(f"/api/v1/demands/{ok.json()['ids'][0]}").json()
+    assert demand["leader_id"] == leader["id"]
+    assert demand["required_certifications"] == [
         {"name": "ISO 9001", "must": True},
         {"name": "ISO 14001", "must": False},
     ]
-    assert need["budget"]["negotiable"] is True
+    assert demand["budget"]["negotiable"] is True

@@ -38,7 +38,7 @@ def test_demand_create_normalises_input(client: TestClient) -> None:
     assert r.status_code == 201, r.text
     d = r.json()
     assert d["leader"]["name"] == leader["name"]
-    assert d["need_type"] == "supply" and d["need_type_label"] == "产品配套"
+    assert d["demand_type"] == "supply" and d["demand_type_label"] == "产品配套"
     assert d["status"] == "published"
     assert d["chain"] == "equipment" and d["link"] == link
     assert d["budget"] == {"min": 200.0, "max": 500.0, "negotiable": False, "unit": "万元"}
@@ -106,8 +106,10 @@ def test_demand_reference_errors(client: TestClient) -> None:
     assert set(errors_by_field(r)) == {"leader_id", "chain"}
     r = client.post(API, json=demand_payload(leader["id"], status="finished"))
     assert "需求状态" in errors_by_field(r)["status"]["msg_zh"]
-    r = client.post(API, json=demand_payload(leader["id"], need_type="买东西", valid_until="明天"))
-    assert set(errors_by_field(r)) == {"need_type", "valid_until"}
+    r = client.post(
+        API, json=demand_payload(leader["id"], demand_type="买东西", valid_until="明天")
+    )
+    assert set(errors_by_field(r)) == {"demand_type", "valid_until"}
 
 
 def test_status_lifecycle(client: TestClient) -> None:
@@ -151,7 +153,7 @@ def test_demand_filters(client: TestClient) -> None:
             b_leader["id"],
             title="船用甲板机械国产替代",
             chain="marine",
-            need_type="国产替代",
+            demand_type="国产替代",
             required_certifications=["CCS"],
             status="draft",
             valid_until="2020-01-01",
@@ -165,15 +167,15 @@ def test_demand_filters(client: TestClient) -> None:
 
     assert ids(chain="marine") == [b["id"]]
     assert ids(city="青岛") == [a["id"]]
-    assert ids(need_type="substitution") == [b["id"]]
-    assert ids(need_type="国产替代") == [b["id"]]
+    assert ids(demand_type="substitution") == [b["id"]]
+    assert ids(demand_type="国产替代") == [b["id"]]
     assert ids(status="draft") == [b["id"]]
     assert ids(certification="ccs") == [b["id"]]
     assert ids(certification="CRCC") == [a["id"]]
     assert ids(q="甲板") == [b["id"]]
     assert ids(leader_id=a_leader["id"]) == [a["id"]]
     assert ids(open=True) == [a["id"]]
-    assert client.get(API, params={"need_type": "x"}).status_code == 422
+    assert client.get(API, params={"demand_type": "x"}).status_code == 422
 
 
 def test_demand_delete_restore(client: TestClient) -> None:

@@ -30,7 +30,7 @@ def world(client: TestClient) -> dict[str, Any]:
         if "转向架" in link["name"]
     )
     leader = post(client, "/api/v1/leaders", leader_payload(name="中车示例机车车辆", city="青岛市"))
-    need = post(
+    demand = post(
         client,
         "/api/v1/demands",
         demand_payload(
@@ -95,7 +95,7 @@ def world(client: TestClient) -> dict[str, Any]:
         ),
     )
     return {
-        "need": need,
+        "demand": demand,
         "leader": leader,
         "fit": fit,
         "uncertified": uncertified,
@@ -112,7 +112,7 @@ def ranked(client: TestClient, demand_id: int, **params: Any) -> list[dict]:
 
 
 def test_demand_matches_rank_and_explain(client: TestClient, world: dict) -> None:
-    items = ranked(client, world["need"]["id"])
+    items = ranked(client, world["demand"]["id"])
     ids = [x["sme_id"] for x in items]
     assert ids[0] == world["fit"]["id"]
     assert ids.index(world["uncertified"]["id"]) > ids.index(world["fit"]["id"])
@@ -130,25 +130,27 @@ def test_demand_matches_rank_and_explain(client: TestClient, world: dict) -> Non
     # the must-certificate gate sinks it below every eligible SME
     eligible = [x["score"] for x in items if x["eligible"]]
     assert uncertified["score"] < min(eligible)
-    strict = ranked(client, world["need"]["id"], include_ineligible=False)
+    strict = ranked(client, world["demand"]["id"], include_ineligible=False)
     assert world["uncertified"]["id"] not in [x["sme_id"] for x in strict]
 
 
 def test_filters_and_limits(client: TestClient, world: dict) -> None:
-    need_id = world["need"]["id"]
-    assert [x["sme_id"] for x in ranked(client, need_id, chain="pharma")] == [world["noise"]["id"]]
-    assert [x["sme_id"] for x in ranked(client, need_id, certification="crcc")] == [
+    demand_id = world["demand"]["id"]
+    assert [x["sme_id"] for x in ranked(client, demand_id, chain="pharma")] == [
+        world["noise"]["id"]
+    ]
+    assert [x["sme_id"] for x in ranked(client, demand_id, certification="crcc")] == [
         world["fit"]["id"]
     ]
-    assert len(ranked(client, need_id, limit=2)) == 2
+    assert len(ranked(client, demand_id, limit=2)) == 2
     assert (
-        client.get(f"/api/v1/demands/{need_id}/matches", params={"limit": 500}).status_code == 422
+        client.get(f"/api/v1/demands/{demand_id}/matches", params={"limit": 500}).status_code == 422
     )
     assert client.get("/api/v1/demands/999999/matches").status_code == 404
 
 
 def test_writes_reach_the_index_at_once(client: TestClient, world: dict) -> None:
-    need_id = world["need"]["id"]
+    demand_id = world["demand"]["id"]
     newcomer = post(
         client,
         "/api/v1/smes",
@@ -159,30 +161,30 @@ def test_writes_reach_the_index_at_once(client: TestClient, world: dict) -> None
             links=[world["bogie"]],
         ),
     )
-    assert newcomer["id"] in [x["sme_id"] for x in ranked(client, need_id)]
+    assert newcomer["id"] in [x["sme_id"] for x in ranked(client, demand_id)]
     r = client.patch(
         f"/api/v1/smes/{world['noise']['id']}",
         json={"products": ["转向架构架焊接件"], "certifications": ["CRCC"]},
     )
     assert r.status_code == 200
-    noise = next(x for x in ranked(client, need_id) if x["sme_id"] == world["noise"]["id"])
+    noise = next(x for x in ranked(client, demand_id) if x["sme_id"] == world["noise"]["id"])
     assert noise["eligible"] is True
     assert client.delete(f"/api/v1/smes/{newcomer['id']}").status_code == 204
-    assert newcomer["id"] not in [x["sme_id"] for x in ranked(client, need_id)]
+    assert newcomer["id"] not in [x["sme_id"] for x in ranked(client, demand_id)]
     client.post(f"/api/v1/smes/{newcomer['id']}/restore")
-    assert newcomer["id"] in [x["sme_id"] for x in ranked(client, need_id)]
+    assert newcomer["id"] in [x["sme_id"] for x in ranked(client, demand_id)]
 
 
-def test_sme_sees_open_needs(client: TestClient, world: dict) -> None:
+def test_sme_sees_open_demands(client: TestClient, world: dict) -> None:
     url = f"/api/v1/smes/{world['fit']['id']}/matches"
     items = client.get(url).json()["items"]
-    assert items[0]["demand_id"] == world["need"]["id"]
+    assert items[0]["demand_id"] == world["demand"]["id"]
     assert items[0]["leader_id"] == world["leader"]["id"]
     assert any("具备资质" in r for r in items[0]["reasons"])
-    client.patch(f"/api/v1/demands/{world['need']['id']}", json={"status": "closed"})
+    client.patch(f"/api/v1/demands/{world['demand']['id']}", json={"status": "closed"})
     assert client.get(url).json()["items"] == []
     closed = client.get(url, params={"include_closed": True}).json()["items"]
-    assert [x["demand_id"] for x in closed] == [world["need"]["id"]]
+    assert [x["demand_id"] for x in closed] == [world["demand"]["id"]]
 
 
 def test_free_text_search(client: TestClient, world: dict) -> None:
@@ -203,14 +205,14 @@ def test_placement_suppliers_and_coverage(client: TestClient, world: dict) -> No
     placed = client.get(f"/api/v1/smes/{world['uncertified']['id']}/placement").json()
     assert world["bogie"] in [p["link"] for p in placed]
     assert all(p["chain"] for p in placed) and placed[0]["score"] >= placed[-1]["score"]
-    need_places = client.get(f"/api/v1/demands/{world['need']['id']}/placement").json()
-    assert world["bogie"] in [p["link"] for p in need_places]
+    demand_places = client.get(f"/api/v1/demands/{world['demand']['id']}/placement").json()
+    assert world["bogie"] in [p["link"] for p in demand_places]
     suppliers = client.get(f"/api/v1/chains/equipment/links/{world['bogie']}/smes").json()
     declared = [s["sme_id"] for s in suppliers if s["declared"]]
     assert set(declared) == {world["fit"]["id"], world["uncertified"]["id"]}
     coverage = client.get("/api/v1/chains/equipment/coverage").json()
     row = next(x for x in coverage["links"] if x["link"] == world["bogie"])
-    assert row["declared_suppliers"] == 2 and row["open_needs"] == 1 and not row["weak"]
+    assert row["declared_suppliers"] == 2 and row["open_demands"] == 1 and not row["weak"]
     assert coverage["weak_links"] and all(
         x["declared_suppliers"] + x["suggested_suppliers"] == 0
         for x in coverage["links"]
@@ -264,11 +266,12 @@ def test_restart_rebuilds_from_stored_vectors_without_encoding(
     assert counting.calls == 0
     assert len(fresh.matcher.profile_vectors) == len(runtime.matcher.profile_vectors) == 4
     # The first lexical snapshot is built by the load, not by the first request after it.
-    assert fresh.matcher.profile_lexical.pending == 0 and fresh.matcher.need_lexical.pending == 0
+    assert fresh.matcher.profile_lexical.pending == 0 and fresh.matcher.demand_lexical.pending == 0
     assert fresh.load_timings["lexical_snapshot"] >= 0
-    need = fresh.matcher.needs[world["need"]["id"]]
+    demand = fresh.matcher.demands[world["demand"]["id"]]
     ranked_ids = [
-        m.id for m in fresh.matcher.rank_profiles(need, fresh.matcher.need_vectors.vector(need.id))
+        m.id
+        for m in fresh.matcher.rank_profiles(demand, fresh.matcher.demand_vectors.vector(demand.id))
     ]
     assert ranked_ids[0] == world["fit"]["id"]
     assert counting.calls == 0
@@ -281,17 +284,19 @@ def test_reading_matches_never_encodes(
     counting = CountingEncoder(runtime.encoder.encoder)
     runtime.encoder.encoder = counting
     for _ in range(3):
-        ranked(client, world["need"]["id"])
+        ranked(client, world["demand"]["id"])
         client.get(f"/api/v1/smes/{world['fit']['id']}/matches")
     assert counting.calls == 0
 
 
-def test_renaming_a_leader_reaches_its_needs(client: TestClient, world: dict) -> None:
-    before = ranked(client, world["need"]["id"])[0]
+def test_renaming_a_leader_reaches_its_demands(client: TestClient, world: dict) -> None:
+    before = ranked(client, world["demand"]["id"])[0]
     assert any("已为中车示例机车车辆配套" in r for r in before["reasons"])
     r = client.patch(f"/api/v1/leaders/{world['leader']['id']}", json={"name": "改名后的集团"})
     assert r.status_code == 200
-    after = next(x for x in ranked(client, world["need"]["id"]) if x["sme_id"] == before["sme_id"])
+    after = next(
+        x for x in ranked(client, world["demand"]["id"]) if x["sme_id"] == before["sme_id"]
+    )
     assert not any("配套" in r and "已为" in r for r in after["reasons"])
     assert after["components"]["supplied"] == 0
 

@@ -47,7 +47,7 @@ def test_a_profile_written_through_one_instance_is_ranked_by_the_other(
     r = http.post(f"{a}/leaders", json=leader_payload())
     assert r.status_code == 201, r.text
     leader = r.json()
-    need = http.post(
+    demand = http.post(
         f"{a}/demands", json=demand_payload(leader["id"], title="转向架构架焊接件配套")
     ).json()
     sme = http.post(
@@ -58,7 +58,7 @@ def test_a_profile_written_through_one_instance_is_ranked_by_the_other(
     sme_id = sme.json()["id"]
 
     def ranked_by_b() -> bool:
-        r = http.get(f"{b}/demands/{need['id']}/matches")
+        r = http.get(f"{b}/demands/{demand['id']}/matches")
         return r.status_code == 200 and sme_id in [x["sme_id"] for x in r.json()["items"]]
 
     assert _poll(ranked_by_b), "instance B never ranked the profile written through A"
@@ -88,7 +88,7 @@ def test_a_profile_written_through_one_instance_is_ranked_by_the_other(
         lambda: (
             sme_id
             not in [
-                x["sme_id"] for x in http.get(f"{a}/demands/{need['id']}/matches").json()["items"]
+                x["sme_id"] for x in http.get(f"{a}/demands/{demand['id']}/matches").json()["items"]
             ]
         )
     )

@@ -96,7 +96,7 @@ def world(client: TestClient) -> dict[str, Any]:
         made(client.post("/api/v1/leaders", json=leader_payload(name=f"计数链主{i}")))
         for i in range(2)
     ]
-    needs = [
+    demands = [
         made(
             client.post(
                 "/api/v1/demands",
@@ -111,7 +111,7 @@ def world(client: TestClient) -> dict[str, Any]:
         made(client.post("/api/v1/smes", json=sme_payload(name=f"计数企业{i}有限公司")))
         for i in range(MEETINGS)
     ]
-    return {"leaders": leaders, "needs": needs, "smes": smes}
+    return {"leaders": leaders, "demands": demands, "smes": smes}
 
 
 def make_event(client: TestClient, world: dict, meetings: int = 0, title: str = "计数会") -> int:
@@ -135,7 +135,7 @@ def make_event(client: TestClient, world: dict, meetings: int = 0, title: str = 
     )
     l0, l1 = (x["id"] for x in world["leaders"])
     people = [
-        {"leader_id": l0, "demand_ids": [n["id"] for n in world["needs"]], "cap": 8},
+        {"leader_id": l0, "demand_ids": [n["id"] for n in world["demands"]], "cap": 8},
         {"leader_id": l1},
         *({"sme_id": s["id"], "cap": 3} for s in world["smes"]),
     ]
@@ -149,7 +149,7 @@ def make_event(client: TestClient, world: dict, meetings: int = 0, title: str = 
                 json={
                     "leader_id": l0,
                     "sme_id": world["smes"][i]["id"],
-                    "demand_id": world["needs"][i]["id"],
+                    "demand_id": world["demands"][i]["id"],
                     "slot": i,
                     "table": 0,
                 },

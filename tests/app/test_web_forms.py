@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.routers.web.forms import EventForm, NeedForm, SmeProfileForm
+from app.routers.web.forms import DemandForm, EventForm, SmeProfileForm
 from app.schemas.demand import DemandCreate
 from app.schemas.event import EventUpdate
 from app.schemas.sme import SmeCreate
@@ -39,7 +39,7 @@ def test_each_form_shows_or_declares_every_field() -> None:
     """A field added to a record's schema must be shown by its form or declared unshown."""
     for form, fields in (
         (SmeProfileForm, set(SmeCreate.model_fields)),
-        (NeedForm, set(DemandCreate.model_fields)),
+        (DemandForm, set(DemandCreate.model_fields)),
         (EventForm, _names(EventUpdate) - {"version"}),
     ):
         assert form.shown | form.unshown == fields, form.__name__
@@ -111,12 +111,12 @@ def test_a_one_field_edit_of_the_profile_changes_that_field_only(
 # -- a leader's need ----------------------------------------------------------------------------
 
 
-def _need(client: TestClient, **changes: Any) -> tuple[dict[str, Any], TestClient, str]:
+def _demand(client: TestClient, **changes: Any) -> tuple[dict[str, Any], TestClient, str]:
     leader = made(client.post("/api/v1/leaders", json=leader_payload()))
     values = _demand_input({**DEMAND_FULL, "leader_id": leader["id"]}) | changes
-    need = made(client.post("/api/v1/demands", json=values))
-    web = account(client, f"form.leader{need['id']}", "leader", leader_id=leader["id"])
-    return need, web, f"/leader/needs/{need['id']}/edit"
+    demand = made(client.post("/api/v1/demands", json=values))
+    web = account(client, f"form.leader{demand['id']}", "leader", leader_id=leader["id"])
+    return demand, web, f"/leader/needs/{demand['id']}/edit"
 
 
 @pytest.mark.parametrize(
@@ -129,23 +129,23 @@ def _need(client: TestClient, **changes: Any) -> tuple[dict[str, Any], TestClien
         {"budget": None, "status": "draft", "specification": None, "lead_time_days": None},
     ],
 )
-def test_the_need_form_submitted_unchanged_changes_nothing(
+def test_the_demand_form_submitted_unchanged_changes_nothing(
     client: TestClient, changes: dict[str, Any]
 ) -> None:
-    need, web, page = _need(client, **changes)
+    demand, web, page = _demand(client, **changes)
     submit(web, page, rendered_form(web, page))
-    after = made(client.get(f"/api/v1/demands/{need['id']}"), 200)
-    _unchanged(need, after, set())
+    after = made(client.get(f"/api/v1/demands/{demand['id']}"), 200)
+    _unchanged(demand, after, set())
 
 
-def test_a_one_field_edit_of_the_need_changes_that_field_only(client: TestClient) -> None:
-    need, web, page = _need(client)
+def test_a_one_field_edit_of_the_demand_changes_that_field_only(client: TestClient) -> None:
+    demand, web, page = _demand(client)
     fields = rendered_form(web, page)
     fields["title"] = ["转向架构架焊接件（二期）"]
     submit(web, page, fields)
-    after = made(client.get(f"/api/v1/demands/{need['id']}"), 200)
+    after = made(client.get(f"/api/v1/demands/{demand['id']}"), 200)
     assert after["title"] == "转向架构架焊接件（二期）"
-    _unchanged(need, after, {"title"})
+    _unchanged(demand, after, {"title"})
 
 
 # -- an event's basics --------------------------------------------------------------------------
@@ -203,3 +203,23 @@ def test_a_new_event_from_the_form_stores_what_was_typed(client: TestClient) -> 
     )
     assert event["breaks"] == [{"start": "12:00", "end": "13:00", "title": "午餐"}]
     assert (event["meeting_minutes"], event["slot_count"], event["tables"]) == (20, 12, 10)
+
+
+@pytest.mark.parametrize(
+    ("budget", "shown"),
+    [
+        ({"min": 200, "max": 500}, "200–500 万元"),
+        ({"min": 200}, "200 万元以上"),
+        ({"max": 500}, "500 万元以内"),
+    ],
+)
+def test_an_sme_reads_a_budget_with_one_bound_as_typed(
+    client: TestClient, budget: dict[str, float], shown: str
+) -> None:
+    """A need with only a lower bound showed as "200–0 万元" on the SME's page."""
+    demand, _web, _page = _demand(client, budget=budget)
+    sme = made(client.post("/api/v1/smes", json={**SME_FULL, "uscc": uscc()}))
+    web = account(client, f"form.reader{sme['id']}", "sme", sme_id=sme["id"])
+    page = web.get(f"/sme/needs/{demand['id']}")
+    assert page.status_code == 200, page.text
+    assert f"<dd>{shown}</dd>" in page.text

@@ -67,7 +67,7 @@ def world(client: TestClient) -> dict[str, Any]:
         made(client.post("/api/v1/leaders", json=leader_payload(name=f"链主{i}集团")))
         for i in range(2)
     ]
-    needs = [
+    demands = [
         made(
             client.post(
                 "/api/v1/demands",
@@ -100,7 +100,7 @@ def world(client: TestClient) -> dict[str, Any]:
                 )
             )
         )
-    return {"leaders": leaders, "needs": needs, "smes": smes}
+    return {"leaders": leaders, "demands": demands, "smes": smes}
 
 
 EVENT_FORM = {
@@ -151,12 +151,12 @@ def test_dashboard_and_chain_map_show_counts_and_weak_links(
     coverage = made(client.get("/api/v1/chains/equipment/coverage"), 200)
     row = cell(html, "data-chain", "equipment")
     assert re.search(r'data-count="smes">6<', row)
-    assert re.search(r'data-count="open_needs">1<', row)
+    assert re.search(r'data-count="open_demands">1<', row)
     weak = len(coverage["weak_links"])
     assert weak > 0
     assert re.search(rf'data-count="weak_links">(<span[^>]*>)?{weak}<', row)
     it_row = cell(html, "data-chain", "it")
-    assert re.search(r'data-count="open_needs">1<', it_row)
+    assert re.search(r'data-count="open_demands">1<', it_row)
     assert 'href="/organizer/chains/equipment"' in html
 
     r = organizer.get("/organizer/chains/equipment")

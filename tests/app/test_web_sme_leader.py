@@ -72,12 +72,12 @@ def profile_form(**overrides: Any) -> dict[str, Any]:
     return form
 
 
-def need_form(**overrides: Any) -> dict[str, Any]:
+def demand_form(**overrides: Any) -> dict[str, Any]:
     """The need form as a browser posts it."""
     form: dict[str, Any] = {
         "title": "高铁转向架构架焊接件配套",
         "description": "面向时速350公里动车组，采购转向架构架焊接件，需整体退火消除应力。",
-        "need_type": "supply",
+        "demand_type": "supply",
         "chain": "equipment",
         "link": "",
         "keywords": "转向架、构架、焊接",
@@ -111,9 +111,9 @@ def test_pages_send_visitors_to_the_login(anon_client: TestClient) -> None:
         assert r.headers["location"].startswith("/login?next=")
 
 
-def test_sme_signs_up_registers_and_sees_fitting_needs(client: TestClient) -> None:
+def test_sme_signs_up_registers_and_sees_fitting_demands(client: TestClient) -> None:
     leader = made(client.post("/api/v1/leaders", json=leader_payload()))
-    need = made(
+    demand = made(
         client.post(
             "/api/v1/demands",
             json=demand_payload(leader["id"], contact_phone="0532-81234567"),
@@ -140,20 +140,20 @@ def test_sme_signs_up_registers_and_sees_fitting_needs(client: TestClient) -> No
 
     ok = web.post("/sme/profile", data=profile_form(), follow_redirects=False)
     assert ok.status_code == 303 and ok.headers["location"].startswith("/sme/needs")
-    needs = web.get(ok.headers["location"])
-    assert needs.status_code == 200
-    assert need["title"] in needs.text and "企业档案已登记" in needs.text
-    assert 'class="bar"' in needs.text and "具备资质" in needs.text
-    assert "表达意向</button>" in needs.text
+    demands = web.get(ok.headers["location"])
+    assert demands.status_code == 200
+    assert demand["title"] in demands.text and "企业档案已登记" in demands.text
+    assert 'class="bar"' in demands.text and "具备资质" in demands.text
+    assert "表达意向</button>" in demands.text
 
-    detail = web.get(f"/sme/needs/{need['id']}")
+    detail = web.get(f"/sme/needs/{demand['id']}")
     assert detail.status_code == 200 and CONTACT_NOTE in detail.text
     assert "0532-81234567" not in detail.text
-    r = web.post(f"/sme/needs/{need['id']}/interest", follow_redirects=False)
+    r = web.post(f"/sme/needs/{demand['id']}/interest", follow_redirects=False)
     assert r.status_code == 303
     assert "已表达意向" in web.get("/sme/needs").text
     home = web.get("/sme")
-    assert home.status_code == 200 and need["title"] in home.text and "已表达意向" in home.text
+    assert home.status_code == 200 and demand["title"] in home.text and "已表达意向" in home.text
 
     # The profile is now edited, guarded by its version.
     form = web.get("/sme/profile").text
@@ -174,10 +174,10 @@ def test_sme_cannot_open_leader_pages(client: TestClient) -> None:
     web = account(client, "sme.only", "sme", sme_id=sme["id"])
     for path in ("/leader", "/leader/needs/new", "/leader/events"):
         assert web.get(path).status_code == 403
-    assert web.post("/leader/needs/new", data=need_form()).status_code == 403
+    assert web.post("/leader/needs/new", data=demand_form()).status_code == 403
 
 
-def test_leader_posts_a_need_and_shortlists_ranked_smes(client: TestClient) -> None:
+def test_leader_posts_a_demand_and_shortlists_ranked_smes(client: TestClient) -> None:
     leader = made(client.post("/api/v1/leaders", json=leader_payload()))
     fit = made(client.post("/api/v1/smes", json=sme_payload(contact_phone="0532-80000077")))
     made(
@@ -191,15 +191,15 @@ def test_leader_posts_a_need_and_shortlists_ranked_smes(client: TestClient) -> N
     form_page = web.get("/leader/needs/new")
     assert form_page.status_code == 200 and 'name="cert_must_0"' in form_page.text
 
-    bad = web.post("/leader/needs/new", data=need_form(valid_until="2027-13-45", budget="很多"))
+    bad = web.post("/leader/needs/new", data=demand_form(valid_until="2027-13-45", budget="很多"))
     assert bad.status_code == 422
     assert "日期" in error_for(bad.text, "valid_until")
     assert "预算格式错误" in error_for(bad.text, "budget")
     assert 'value="高铁转向架构架焊接件配套"' in bad.text
 
-    ok = web.post("/leader/needs/new", data=need_form(), follow_redirects=False)
+    ok = web.post("/leader/needs/new", data=demand_form(), follow_redirects=False)
     assert ok.status_code == 303
-    need_id = int(re.search(r"/leader/needs/(\d+)", ok.headers["location"]).group(1))
+    demand_id = int(re.search(r"/leader/needs/(\d+)", ok.headers["location"]).group(1))
     page = web.get(ok.headers["location"])
     assert page.status_code == 200
     assert "青岛无铁路认证焊接有限公司" in page.text and fit["name"] in page.text
@@ -207,7 +207,7 @@ def test_leader_posts_a_need_and_shortlists_ranked_smes(client: TestClient) -> N
     assert 'class="tag ok" title="具备">✓ CRCC' in page.text
     assert "✗ CRCC（必备）" in page.text
     # The API carries the same split of the need's certificates.
-    api = made(client.get(f"/api/v1/demands/{need_id}/matches?limit=5"), 200)["items"]
+    api = made(client.get(f"/api/v1/demands/{demand_id}/matches?limit=5"), 200)["items"]
     by_id = {x["sme_id"]: x for x in api}
     assert by_id[fit["id"]]["certifications_held"] == ["CRCC"]
     assert by_id[fit["id"]]["certifications_missing"] == ["ISO 14001"]
@@ -215,53 +215,53 @@ def test_leader_posts_a_need_and_shortlists_ranked_smes(client: TestClient) -> N
     # Contacts stay hidden before the SME answers.
     assert "0532-80000077" not in page.text
 
-    r = web.post(f"/leader/needs/{need_id}/shortlist/{fit['id']}", follow_redirects=False)
+    r = web.post(f"/leader/needs/{demand_id}/shortlist/{fit['id']}", follow_redirects=False)
     assert r.status_code == 303
-    page = web.get(f"/leader/needs/{need_id}").text
+    page = web.get(f"/leader/needs/{demand_id}").text
     assert "已加入候选" in page and CONTACT_NOTE in page and "0532-80000077" not in page
 
     # The SME answers: both sides see each other's contacts.
     sme_web = account(client, "sme.fit", "sme", sme_id=fit["id"])
     sme_page = sme_web.get("/sme/needs").text
     assert "链主已将贵企业列入候选" in sme_page
-    made(sme_web.post(f"/sme/needs/{need_id}/interest", follow_redirects=False), 303)
-    page = web.get(f"/leader/needs/{need_id}").text
+    made(sme_web.post(f"/sme/needs/{demand_id}/interest", follow_redirects=False), 303)
+    page = web.get(f"/leader/needs/{demand_id}").text
     assert "双方有意向" in page and "0532-80000077" in page
-    detail = sme_web.get(f"/sme/needs/{need_id}").text
+    detail = sme_web.get(f"/sme/needs/{demand_id}").text
     assert "0532-89990000" in detail and CONTACT_NOTE not in detail
 
     home = web.get("/leader").text
     assert "高铁转向架构架焊接件配套" in home and "已发布" in home
 
     # Edit: the form is filled in; a bad status move shows at the status field.
-    edit = web.get(f"/leader/needs/{need_id}/edit")
+    edit = web.get(f"/leader/needs/{demand_id}/edit")
     assert edit.status_code == 200 and 'value="200-500"' in edit.text
     version = re.search(r'name="version" value="(\d+)"', edit.text).group(1)
     moved = web.post(
-        f"/leader/needs/{need_id}/edit",
-        data=need_form(status="signed", title="不应保存的标题", version=version),
+        f"/leader/needs/{demand_id}/edit",
+        data=demand_form(status="signed", title="不应保存的标题", version=version),
     )
     assert moved.status_code == 409 and "需求状态不能从" in error_for(moved.text, "status")
     # A refused form keeps nothing: neither the status nor the other fields of the same post.
-    kept = client.get(f"/api/v1/demands/{need_id}").json()
+    kept = client.get(f"/api/v1/demands/{demand_id}").json()
     assert kept["title"] != "不应保存的标题" and kept["status"] == "published"
     assert str(kept["version"]) == version
     saved = web.post(
-        f"/leader/needs/{need_id}/edit",
-        data=need_form(title="转向架构架焊接件年度配套", version=version),
+        f"/leader/needs/{demand_id}/edit",
+        data=demand_form(title="转向架构架焊接件年度配套", version=version),
         follow_redirects=False,
     )
     assert saved.status_code == 303
     assert "转向架构架焊接件年度配套" in web.get("/leader").text
 
 
-def test_leader_cannot_touch_another_leaders_need(client: TestClient) -> None:
+def test_leader_cannot_touch_another_leaders_demand(client: TestClient) -> None:
     mine, theirs = (made(client.post("/api/v1/leaders", json=leader_payload())) for _ in range(2))
     other = made(client.post("/api/v1/demands", json=demand_payload(theirs["id"])))
     sme = made(client.post("/api/v1/smes", json=sme_payload()))
     web = account(client, "leader.mine", "leader", leader_id=mine["id"])
     assert web.get(f"/leader/needs/{other['id']}/edit").status_code == 403
-    r = web.post(f"/leader/needs/{other['id']}/edit", data=need_form(title="改掉"))
+    r = web.post(f"/leader/needs/{other['id']}/edit", data=demand_form(title="改掉"))
     assert r.status_code == 403 and "只能修改本链主企业" in r.text
     assert web.get(f"/leader/needs/{other['id']}").status_code == 403
     assert web.post(f"/leader/needs/{other['id']}/shortlist/{sme['id']}").status_code == 403
@@ -271,7 +271,7 @@ def test_leader_cannot_touch_another_leaders_need(client: TestClient) -> None:
 
 def test_meetings_show_with_agenda_links(client: TestClient) -> None:
     leader = made(client.post("/api/v1/leaders", json=leader_payload()))
-    need = made(client.post("/api/v1/demands", json=demand_payload(leader["id"])))
+    demand = made(client.post("/api/v1/demands", json=demand_payload(leader["id"])))
     sme = made(client.post("/api/v1/smes", json=sme_payload()))
     event = made(
         client.post(
@@ -292,7 +292,7 @@ def test_meetings_show_with_agenda_links(client: TestClient) -> None:
             json={
                 "leader_id": leader["id"],
                 "sme_id": sme["id"],
-                "demand_id": need["id"],
+                "demand_id": demand["id"],
                 "slot": 1,
                 "table": 2,
             },
@@ -313,18 +313,18 @@ def test_meetings_show_with_agenda_links(client: TestClient) -> None:
 def test_odd_form_input_is_a_422_never_a_500(client: TestClient) -> None:
     leader = made(client.post("/api/v1/leaders", json=leader_payload()))
     web = account(client, "leader.odd", "leader", leader_id=leader["id"])
-    odd_needs = [
-        {"title": "\x00", "need_type": "bogus"},
+    odd_demands = [
+        {"title": "\x00", "demand_type": "bogus"},
         {"quantity": "1e999", "lead_time_days": "1.5", "status": "nowhere"},
         {"region_scope": "cities", "chain": "no-such-chain", "link": "no-such-link"},
         {"cert_name_0": "x" * 500, "budget": "80-50", "min_tier": "大型"},
         {"contact_email": "not-an-email", "contact_phone": "电话" * 50},
     ]
-    for odd in odd_needs:
-        r = web.post("/leader/needs/new", data=need_form(**odd))
+    for odd in odd_demands:
+        r = web.post("/leader/needs/new", data=demand_form(**odd))
         assert r.status_code == 422, (odd, r.status_code)
         assert 'class="error"' in r.text
-    cities = web.post("/leader/needs/new", data=need_form(region_scope="cities"))
+    cities = web.post("/leader/needs/new", data=demand_form(region_scope="cities"))
     assert "指定城市优先时须填写城市" in error_for(cities.text, "region_preference")
 
     web = browser(client)

@@ -36,7 +36,7 @@ def seed(live_server, tag: str) -> dict:
         api(live_server, "POST", "/leaders", leader_payload(name=f"链主{i}集团{tag}"), 201)
         for i in range(2)
     ]
-    needs = [
+    demands = [
         api(
             live_server,
             "POST",
@@ -82,7 +82,7 @@ def seed(live_server, tag: str) -> dict:
         {"username": username, "password": PASSWORD, "role": "organizer"},
         201,
     )
-    return {"leaders": leaders, "needs": needs, "smes": smes, "username": username}
+    return {"leaders": leaders, "demands": demands, "smes": smes, "username": username}
 
 
 def no_sideways_scroll(page: Page) -> None:

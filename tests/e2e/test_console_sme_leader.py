@@ -33,12 +33,12 @@ def no_sideways_scroll(page: Page) -> None:
     assert width <= page.viewport_size["width"], width
 
 
-def test_sme_signs_up_registers_and_sees_explained_needs(
+def test_sme_signs_up_registers_and_sees_explained_demands(
     live_server, page: Page, phone_page: Page, screenshot
 ) -> None:
     tag = secrets.token_hex(3)
     leader = api_post(live_server, "/leaders", leader_payload(name=f"中车示范链主{tag}"))
-    need = api_post(
+    demand = api_post(
         live_server,
         "/demands",
         demand_payload(leader["id"], title=f"高铁转向架构架焊接件配套{tag}"),
@@ -80,8 +80,8 @@ def test_sme_signs_up_registers_and_sees_explained_needs(
     page.click(SUBMIT)
     expect(page).to_have_url(re.compile(r"/sme/needs"))
     expect(page.locator(".notice")).to_contain_text("企业档案已登记")
-    card = page.locator(f"article[data-demand-id='{need['id']}']")
-    expect(card).to_contain_text(need["title"])
+    card = page.locator(f"article[data-demand-id='{demand['id']}']")
+    expect(card).to_contain_text(demand["title"])
     expect(card.locator(".reasons li").first).to_be_visible()
     expect(card.locator(".components .bar").first).to_be_visible()
     expect(card.locator(".tag.ok", has_text="CRCC")).to_be_visible()
@@ -115,7 +115,7 @@ def test_sme_signs_up_registers_and_sees_explained_needs(
         {
             "leader_id": leader["id"],
             "sme_id": sme_id,
-            "demand_id": need["id"],
+            "demand_id": demand["id"],
             "slot": 2,
             "table": 4,
         },
@@ -129,23 +129,23 @@ def test_sme_signs_up_registers_and_sees_explained_needs(
     expect(meetings.get_by_role("link", name="下载日历 (ICS)")).to_have_attribute(
         "href", f"/api/v1/events/{event['id']}/agenda?party=S{sme_id}&format=ics"
     )
-    expect(page.locator("section", has_text="我的对接意向")).to_contain_text(need["title"])
+    expect(page.locator("section", has_text="我的对接意向")).to_contain_text(demand["title"])
     screenshot(page, "sme-home")
 
     sign_in(phone_page, base, username)
     phone_page.goto(f"{base}/sme/needs")
-    expect(phone_page.locator(f"article[data-demand-id='{need['id']}']")).to_be_visible()
+    expect(phone_page.locator(f"article[data-demand-id='{demand['id']}']")).to_be_visible()
     expect(phone_page.locator("#nav")).to_be_hidden()
     no_sideways_scroll(phone_page)
     screenshot(phone_page, "sme-needs-phone")
-    for path in ("/sme", "/sme/profile", f"/sme/needs/{need['id']}", "/sme/events"):
+    for path in ("/sme", "/sme/profile", f"/sme/needs/{demand['id']}", "/sme/events"):
         phone_page.goto(f"{base}{path}")
         expect(phone_page.locator("h1")).to_be_visible()
         no_sideways_scroll(phone_page)
     screenshot(phone_page, "sme-events-phone")
 
 
-def test_leader_posts_a_need_and_sees_ranked_smes(
+def test_leader_posts_a_demand_and_sees_ranked_smes(
     live_server, page: Page, phone_page: Page, screenshot
 ) -> None:
     tag = secrets.token_hex(3)
@@ -187,7 +187,7 @@ def test_leader_posts_a_need_and_sees_ranked_smes(
     expect(page).to_have_url(re.compile(r"/leader/needs/new$"))
     page.fill("#f-title", f"转向架构架焊接件配套{tag}")
     page.fill("#f-description", "面向时速350公里动车组，采购转向架构架焊接件，需整体退火消除应力。")
-    page.select_option("#f-need_type", "supply")
+    page.select_option("#f-demand_type", "supply")
     page.select_option("#f-chain", "equipment")
     page.fill("#f-keywords", "转向架、构架、焊接")
     page.fill("#f-specification", "材质Q345E，-40℃冲击功≥34J")

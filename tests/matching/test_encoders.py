@@ -29,11 +29,11 @@ def test_e5_rows_are_normalised_and_asymmetric(e5: E5Encoder) -> None:
 
 
 def test_e5_ranks_meaning_over_shared_characters(e5: E5Encoder) -> None:
-    need = e5.encode_queries(["采购数控机床主轴部件"])[0]
+    demand = e5.encode_queries(["采购数控机床主轴部件"])[0]
     passages = e5.encode_passages(
         ["我司生产加工中心电主轴和机床主轴单元", "纯棉床上用品四件套，家纺床品"]
     )
-    scores = passages @ need
+    scores = passages @ demand
     assert scores[0] > scores[1]
 
 

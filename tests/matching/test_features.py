@@ -1,11 +1,11 @@
 import pytest
 
-from matching.documents import CertRequirement, NeedDoc, ProfileDoc
+from matching.documents import CertRequirement, DemandDoc, ProfileDoc
 from matching.explain import reasons
 from matching.features import FusionWeights, fuse, pair_features
 from matching.terms import key_terms, prepare_terms
 
-NEED = NeedDoc(
+DEMAND = DemandDoc(
     id=1,
     title="转向架构架焊接件配套",
     keywords=("转向架", "构架焊接"),
@@ -39,8 +39,8 @@ def profile(**kw) -> ProfileDoc:
 
 
 def features(p: ProfileDoc, text: str = "转向架构架焊接件 机器人焊接"):
-    terms = prepare_terms(key_terms(NEED.keywords, NEED.title))
-    return pair_features(NEED, p, text, terms, dense=1.0, lexical=0.5)
+    terms = prepare_terms(key_terms(DEMAND.keywords, DEMAND.title))
+    return pair_features(DEMAND, p, text, terms, dense=1.0, lexical=0.5)
 
 
 def test_a_full_fit() -> None:
@@ -71,9 +71,9 @@ def test_gates_and_penalties() -> None:
 
 
 def test_suggested_link_counts_less_than_declared() -> None:
-    terms = prepare_terms(key_terms(NEED.keywords, NEED.title))
+    terms = prepare_terms(key_terms(DEMAND.keywords, DEMAND.title))
     p = profile(links=frozenset())
-    f = pair_features(NEED, p, "", terms, 0, 0, profile_links=frozenset({"equipment-07"}))
+    f = pair_features(DEMAND, p, "", terms, 0, 0, profile_links=frozenset({"equipment-07"}))
     assert f.link == 0.7 and f.link_note == "suggested"
 
 
@@ -92,7 +92,7 @@ def test_weights_from_config() -> None:
 
 def test_reasons_in_chinese() -> None:
     p = profile(certifications=frozenset({"ISO 9001"}), tier="innovative")
-    text = " ".join(reasons(features(p), NEED, p, {"equipment-07": "转向架"}))
+    text = " ".join(reasons(features(p), DEMAND, p, {"equipment-07": "转向架"}))
     assert "缺少必备资质：CRCC" in text
     assert "低于要求的专精特新中小企业" in text
     assert "产业链环节一致：已登记“转向架”" in text

@@ -5,9 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from matching.documents import NeedDoc, ProfileDoc, product_texts, profile_passages
+from matching.documents import DemandDoc, ProfileDoc, product_texts, profile_passages
 from matching.features import COMPONENTS, FusionWeights
-from matching.matcher import Matcher, NeedFilter, ProfileFilter
+from matching.matcher import DemandFilter, Matcher, ProfileFilter
 from matching.tuning import FLOORS, QueryFeatures, fit_pairwise, mean_ndcg
 
 DIM = 4
@@ -48,21 +48,21 @@ def test_passages_are_the_profile_then_each_product_once() -> None:
 
 
 def test_the_best_single_product_counts() -> None:
-    need = NeedDoc(id="n", title="采购动力电池隔膜")
+    demand = DemandDoc(id="n", title="采购动力电池隔膜")
     only_products = FusionWeights.from_dict({c: 0.0 for c in COMPONENTS})
     only_products = FusionWeights.from_dict({**only_products.as_dict(), "dense_product": 1.0})
-    ranked = matcher(only_products).rank_profiles(need, SEPARATOR, k=3)
+    ranked = matcher(only_products).rank_profiles(demand, SEPARATOR, k=3)
     assert ranked[0].id == "wide"
     # The whole-profile vector of "wide" is diluted by three other products ...
-    whole = {m.id: m.features.dense for m in matcher().rank_profiles(need, SEPARATOR, k=3)}
+    whole = {m.id: m.features.dense for m in matcher().rank_profiles(demand, SEPARATOR, k=3)}
     best = {m.id: m.features.dense_product for m in ranked}
     # ... while its best product stands above every whole-profile score.
     assert best["wide"] > whole["wide"] and best["wide"] > max(whole.values())
 
 
 def test_components_add_up_to_the_score() -> None:
-    need = NeedDoc(id="n", title="采购齿轮", keywords=("齿轮",))
-    for m in matcher().rank_profiles(need, GEAR, k=3):
+    demand = DemandDoc(id="n", title="采购齿轮", keywords=("齿轮",))
+    for m in matcher().rank_profiles(demand, GEAR, k=3):
         assert sum(m.components.values()) == pytest.approx(m.score, abs=1e-3)
 
 
@@ -72,7 +72,7 @@ def test_a_profile_vector_stored_alone_still_ranks() -> None:
     docs = profiles()
     m.upsert_profiles(docs, [passages(d)[0] for d in docs])
     assert m.product_vectors == {}
-    ranked = m.rank_profiles(NeedDoc(id="n", title="齿轮"), GEAR, k=3)
+    ranked = m.rank_profiles(DemandDoc(id="n", title="齿轮"), GEAR, k=3)
     assert {x.id for x in ranked} == {"wide", "narrow", "gears"}
     for x in ranked:
         assert x.features.dense_product == pytest.approx(x.features.dense, abs=1e-5)
@@ -85,16 +85,16 @@ def test_rows_that_do_not_fit_the_products_are_not_used_as_products() -> None:
     assert doc.id in m.profile_vectors and doc.id not in m.product_vectors
 
 
-def test_sme_to_needs_uses_the_products_too() -> None:
+def test_sme_to_demands_uses_the_products_too() -> None:
     m = matcher()
-    needs = [
-        NeedDoc(id="separator", title="隔膜"),
-        NeedDoc(id="gear", title="齿轮箱"),
-        NeedDoc(id="paint", title="涂料"),
+    demands = [
+        DemandDoc(id="separator", title="隔膜"),
+        DemandDoc(id="gear", title="齿轮箱"),
+        DemandDoc(id="paint", title="涂料"),
     ]
-    m.upsert_needs(needs, [SEPARATOR, GEAR, unit([0, 0.2, 0.2, 1])])
+    m.upsert_demands(demands, [SEPARATOR, GEAR, unit([0, 0.2, 0.2, 1])])
     wide = profiles()[0]
-    ranked = m.rank_needs(wide, passages(wide), k=3)
+    ranked = m.rank_demands(wide, passages(wide), k=3)
     assert {x.id for x in ranked[:2]} == {"separator", "gear"}
     for x in ranked:
         assert sum(x.components.values()) == pytest.approx(x.score, abs=1e-3)
@@ -104,7 +104,7 @@ def test_removing_a_profile_forgets_its_products() -> None:
     m = matcher()
     m.remove_profiles(["wide"])
     assert "wide" not in m.product_vectors
-    ranked = m.rank_profiles(NeedDoc(id="n", title="锂电池隔膜"), SEPARATOR, k=3)
+    ranked = m.rank_profiles(DemandDoc(id="n", title="锂电池隔膜"), SEPARATOR, k=3)
     assert "wide" not in {x.id for x in ranked}
 
 
@@ -135,10 +135,10 @@ def test_rewritten_profiles_keep_their_products_apart() -> None:
     shrunk = ProfileDoc(id="wide", name="甲", products=("弹簧",))
     m.upsert_profiles([grown, shrunk], [passages(grown), passages(shrunk)])
     m.upsert_profiles([docs[2]], [passages(docs[2])])
-    need = NeedDoc(id="n", title="锂电池隔膜")
-    best = {x.id: x.features.lexical_product for x in m.rank_profiles(need, SEPARATOR, k=3)}
+    demand = DemandDoc(id="n", title="锂电池隔膜")
+    best = {x.id: x.features.lexical_product for x in m.rank_profiles(demand, SEPARATOR, k=3)}
     assert best["narrow"] > best["wide"] and best["narrow"] > best["gears"]
-    dense = {x.id: x.features.dense_product for x in m.rank_profiles(need, SEPARATOR, k=3)}
+    dense = {x.id: x.features.dense_product for x in m.rank_profiles(demand, SEPARATOR, k=3)}
     assert dense["narrow"] > dense["wide"]
 
 
@@ -154,19 +154,19 @@ class CountingPlacer:
         return [[Placement("x-1", "x", "环节", 1.0, ())] for _ in texts]
 
 
-def test_stored_needs_and_profiles_are_not_placed_again_per_ranking() -> None:
+def test_stored_demands_and_profiles_are_not_placed_again_per_ranking() -> None:
     placer = CountingPlacer()
     m = Matcher(DIM, candidates=10, placer=placer)
     docs = profiles()
     m.upsert_profiles(docs, [passages(d) for d in docs])
-    need = NeedDoc(id="n", title="锂电池隔膜")
-    m.upsert_needs([need], [SEPARATOR])
+    demand = DemandDoc(id="n", title="锂电池隔膜")
+    m.upsert_demands([demand], [SEPARATOR])
     written = placer.calls
-    m.rank_profiles(need, SEPARATOR, k=3)
-    m.rank_needs(docs[0], passages(docs[0]), k=3)
+    m.rank_profiles(demand, SEPARATOR, k=3)
+    m.rank_demands(docs[0], passages(docs[0]), k=3)
     assert placer.calls == written
     # A free-text query (not stored) is placed when it is ranked.
-    m.rank_profiles(NeedDoc(id="query", title="隔膜"), SEPARATOR, k=3)
+    m.rank_profiles(DemandDoc(id="query", title="隔膜"), SEPARATOR, k=3)
     assert placer.calls == written + 1
 
 
@@ -215,60 +215,60 @@ def test_a_profile_filter_selects_as_its_predicate_does(where: ProfileFilter) ->
     m = Matcher(DIM, candidates=8)
     m.upsert_profiles(docs, rows)
     m.remove_profiles([5, 6])
-    need = NeedDoc(id="n", title="轴承 齿轮", link="equipment-0")
+    demand = DemandDoc(id="n", title="轴承 齿轮", link="equipment-0")
     query = unit(np.ones(DIM))
-    as_masks = m.rank_profiles(need, query, k=30, where=where)
-    as_callable = m.rank_profiles(need, query, k=30, where=lambda p: where(p))
+    as_masks = m.rank_profiles(demand, query, k=30, where=where)
+    as_callable = m.rank_profiles(demand, query, k=30, where=lambda p: where(p))
     assert ranked(as_masks) == ranked(as_callable)
     assert all(where(m.profiles[x.id]) for x in as_masks)
 
 
-def test_a_need_filter_keeps_the_open_needs_as_is_open_does() -> None:
+def test_a_demand_filter_keeps_the_open_demands_as_is_open_does() -> None:
     from datetime import date
 
     docs, rows = corpus(10)
     m = Matcher(DIM)
     m.upsert_profiles(docs, rows)
-    needs = [
-        NeedDoc(id=1, title="轴承"),
-        NeedDoc(id=2, title="轴承 齿轮", status="closed"),
-        NeedDoc(id=3, title="齿轮", valid_until=date(2020, 1, 1)),
-        NeedDoc(id=4, title="铸件", valid_until=date(2099, 1, 1), status="docking"),
+    demands = [
+        DemandDoc(id=1, title="轴承"),
+        DemandDoc(id=2, title="轴承 齿轮", status="closed"),
+        DemandDoc(id=3, title="齿轮", valid_until=date(2020, 1, 1)),
+        DemandDoc(id=4, title="铸件", valid_until=date(2099, 1, 1), status="docking"),
     ]
-    m.upsert_needs(needs, [unit(np.ones(DIM))] * 4)
+    m.upsert_demands(demands, [unit(np.ones(DIM))] * 4)
     today = date(2026, 12, 3)
-    got = m.rank_needs(docs[0], rows[0], where=NeedFilter(open_on=today))
-    assert ranked(got) == ranked(m.rank_needs(docs[0], rows[0], where=lambda n: n.is_open(today)))
+    got = m.rank_demands(docs[0], rows[0], where=DemandFilter(open_on=today))
+    assert ranked(got) == ranked(m.rank_demands(docs[0], rows[0], where=lambda n: n.is_open(today)))
     assert {x.id for x in got} == {1, 4}
 
 
 def test_past_exact_needs_a_profile_is_scored_against_each_signals_best_needs() -> None:
     docs, rows = corpus(10)
-    needs = [NeedDoc(id=i, title=f"需求{i} 涂料") for i in range(40)]
-    needs.append(NeedDoc(id="fit", title="轴承 齿轮 铸件", keywords=("轴承",)))
+    demands = [DemandDoc(id=i, title=f"需求{i} 涂料") for i in range(40)]
+    demands.append(DemandDoc(id="fit", title="轴承 齿轮 铸件", keywords=("轴承",)))
     rng = np.random.default_rng(5)
-    vectors = [unit(rng.standard_normal(DIM)) for _ in needs[:-1]] + [rows[0][0]]
-    exact, shortlisted = Matcher(DIM, candidates=6), Matcher(DIM, candidates=6, exact_needs=5)
+    vectors = [unit(rng.standard_normal(DIM)) for _ in demands[:-1]] + [rows[0][0]]
+    exact, shortlisted = Matcher(DIM, candidates=6), Matcher(DIM, candidates=6, exact_demands=5)
     for m in (exact, shortlisted):
         m.upsert_profiles(docs, rows)
-        m.upsert_needs(needs, vectors)
-    full = exact.rank_needs(docs[0], rows[0], k=3)
-    fast = shortlisted.rank_needs(docs[0], rows[0], k=3)
+        m.upsert_demands(demands, vectors)
+    full = exact.rank_demands(docs[0], rows[0], k=3)
+    fast = shortlisted.rank_demands(docs[0], rows[0], k=3)
     assert fast[0].id == full[0].id == "fit"
 
 
 def test_rankings_after_writes_and_a_refresh_equal_a_fresh_matchers() -> None:
     docs, rows = corpus(40)
-    need = NeedDoc(id="n", title="轴承 齿轮 焊接", link="equipment-0")
+    demand = DemandDoc(id="n", title="轴承 齿轮 焊接", link="equipment-0")
     query = unit(np.arange(1, DIM + 1))
     live = Matcher(DIM, candidates=10, lexical={"exact_rows": 0, "delta_rows": 1000})
     live.upsert_profiles(docs, rows)
-    live.rank_profiles(need, query)  # the first snapshot
+    live.rank_profiles(demand, query)  # the first snapshot
     changed = [replace(d, description=d.description + " 精密轴承 数控") for d in docs[:8]]
     live.upsert_profiles(changed, rows[:8])
     live.remove_profiles([10, 11, 12])
     assert live.profile_lexical.pending > 0  # absorbed in the delta, not rebuilt
-    live.rank_profiles(need, query)
+    live.rank_profiles(demand, query)
     live.refresh()
     current = {d.id: (d, r) for d, r in zip(docs, rows, strict=True)}
     for d, r in zip(changed, rows[:8], strict=True):
@@ -278,8 +278,8 @@ def test_rankings_after_writes_and_a_refresh_equal_a_fresh_matchers() -> None:
     rebuilt = Matcher(DIM, candidates=10)
     # The same write order as the live matcher's, so rows line up as they would after a restart.
     rebuilt.upsert_profiles([d for d, _ in current.values()], [r for _, r in current.values()])
-    assert ranked(live.rank_profiles(need, query, k=40)) == ranked(
-        rebuilt.rank_profiles(need, query, k=40)
+    assert ranked(live.rank_profiles(demand, query, k=40)) == ranked(
+        rebuilt.rank_profiles(demand, query, k=40)
     )
 
 
@@ -329,34 +329,34 @@ def test_a_bulk_write_lets_rankings_in_between_its_chunks() -> None:
 
 def test_chunked_writes_rank_as_one_write_does() -> None:
     docs, rows = corpus(40)
-    needs = [NeedDoc(id=i, title=t) for i, t in enumerate(("轴承", "齿轮 铸件", "焊接 涂装"))]
-    need_vectors = [unit(np.arange(1, DIM + 1) * (i + 1) % 7 + 1) for i in range(3)]
+    demands = [DemandDoc(id=i, title=t) for i, t in enumerate(("轴承", "齿轮 铸件", "焊接 涂装"))]
+    demand_vectors = [unit(np.arange(1, DIM + 1) * (i + 1) % 7 + 1) for i in range(3)]
     whole, chunked = Matcher(DIM, candidates=10), Matcher(DIM, candidates=10, write_chunk=7)
     for m in (whole, chunked):
         m.upsert_profiles(docs, rows)
-        m.upsert_needs(needs, need_vectors)
+        m.upsert_demands(demands, demand_vectors)
         m.remove_profiles(range(0, 40, 3))
-        m.remove_needs([1])
-    for need, vector in zip(needs, need_vectors, strict=True):
-        assert ranked(whole.rank_profiles(need, vector, k=40)) == ranked(
-            chunked.rank_profiles(need, vector, k=40)
+        m.remove_demands([1])
+    for demand, vector in zip(demands, demand_vectors, strict=True):
+        assert ranked(whole.rank_profiles(demand, vector, k=40)) == ranked(
+            chunked.rank_profiles(demand, vector, k=40)
         )
-    assert ranked(whole.rank_needs(docs[1], rows[1])) == ranked(
-        chunked.rank_needs(docs[1], rows[1])
+    assert ranked(whole.rank_demands(docs[1], rows[1])) == ranked(
+        chunked.rank_demands(docs[1], rows[1])
     )
 
 
 def test_vectors_for_unchanged_wording_leave_the_lexical_rows_and_rank_as_a_fresh_matcher() -> None:
     """The encoding queue re-writes each profile with its vector: only the vector changes."""
     docs, rows = corpus(40)
-    need = NeedDoc(id="n", title="轴承 齿轮 焊接", link="equipment-0")
+    demand = DemandDoc(id="n", title="轴承 齿轮 焊接", link="equipment-0")
     query = unit(np.arange(1, DIM + 1))
     rng = np.random.default_rng(8)
     encoded = [unit(rng.standard_normal((len(r), DIM))) for r in rows]
     live = Matcher(DIM, candidates=10, lexical={"exact_rows": 0, "delta_rows": 1000})
     # A bulk load: the first 30 profiles arrive without vectors, as imported rows do.
     live.upsert_profiles(docs, [None] * 30 + rows[30:])
-    live.rank_profiles(need, query)
+    live.rank_profiles(demand, query)
     generation = live.profile_lexical.generation
     # Then their vectors land, and one profile's wording changes along with its vector.
     edited = replace(docs[3], description="精密轴承 数控")
@@ -367,8 +367,8 @@ def test_vectors_for_unchanged_wording_leave_the_lexical_rows_and_rank_as_a_fres
     fresh.upsert_profiles([*docs[:3], edited, *docs[4:]], encoded[:30] + rows[30:])
     live.refresh()
     fresh.refresh()
-    assert ranked(live.rank_profiles(need, query, k=40)) == ranked(
-        fresh.rank_profiles(need, query, k=40)
+    assert ranked(live.rank_profiles(demand, query, k=40)) == ranked(
+        fresh.rank_profiles(demand, query, k=40)
     )
     assert {d.id: live.profile_links[d.id] for d in docs} == {
         d.id: fresh.profile_links[d.id] for d in docs

@@ -49,7 +49,7 @@ def world(client: TestClient) -> dict[str, Any]:
         made(client.post("/api/v1/leaders", json=leader_payload(name=f"链主{c}集团")))
         for c in "甲乙丙"
     ]
-    needs = [made(client.post("/api/v1/demands", json=demand_payload(x["id"]))) for x in leaders]
+    demands = [made(client.post("/api/v1/demands", json=demand_payload(x["id"]))) for x in leaders]
     smes = [
         made(client.post("/api/v1/smes", json=sme_payload(name=f"企业{c}有限公司")))
         for c in "甲乙丙"
@@ -72,7 +72,7 @@ def world(client: TestClient) -> dict[str, Any]:
             f"/api/v1/events/{ev['id']}/participants",
             json={
                 "participants": [
-                    {"leader_id": l0, "demand_ids": [needs[0]["id"]], "cap": 3},
+                    {"leader_id": l0, "demand_ids": [demands[0]["id"]], "cap": 3},
                     {"leader_id": l1, "unavailable_slots": [3]},
                     {"sme_id": s0, "cap": 2, "unavailable_slots": [0]},
                     {"sme_id": s1, "cap": 1, "unavailable_slots": [1, 2]},

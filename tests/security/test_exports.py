@@ -43,18 +43,18 @@ def scheduled_event(
     client: TestClient,
     leader_names: list[str],
     sme_names: list[str],
-    need_titles: tuple[str, str] = ("转向架构架焊接件", "IGBT功率模块国产替代"),
+    demand_titles: tuple[str, str] = ("转向架构架焊接件", "IGBT功率模块国产替代"),
     **event_fields: Any,
 ) -> dict[str, Any]:
     """Two leaders, six SMEs (the given names), a match list and a built schedule."""
     leaders = [post(client, "/api/v1/leaders", leader_payload(name=n)) for n in leader_names]
-    needs = [
+    demands = [
         post(
             client,
             "/api/v1/demands",
             demand_payload(
                 leaders[0]["id"],
-                title=need_titles[0],
+                title=demand_titles[0],
                 keywords=["转向架", "构架", "焊接"],
                 required_certifications=[],
             ),
@@ -64,7 +64,7 @@ def scheduled_event(
             "/api/v1/demands",
             demand_payload(
                 leaders[1]["id"],
-                title=need_titles[1],
+                title=demand_titles[1],
                 chain="it",
                 keywords=["IGBT", "功率模块"],
                 required_certifications=[],
@@ -97,8 +97,8 @@ def scheduled_event(
         | event_fields,
     )
     participants = [
-        {"leader_id": leaders[0]["id"], "demand_ids": [needs[0]["id"]], "cap": 3},
-        {"leader_id": leaders[1]["id"], "demand_ids": [needs[1]["id"]], "cap": 3},
+        {"leader_id": leaders[0]["id"], "demand_ids": [demands[0]["id"]], "cap": 3},
+        {"leader_id": leaders[1]["id"], "demand_ids": [demands[1]["id"]], "cap": 3},
     ] + [{"sme_id": s["id"], "cap": 2} for s in smes]
     post(client, f"/api/v1/events/{ev['id']}/participants", {"participants": participants}, 200)
     post(client, f"/api/v1/events/{ev['id']}/match-list", {}, 200)
@@ -307,7 +307,7 @@ def test_ics_names_cannot_add_lines(client: TestClient) -> None:
         client,
         leaders,
         smes,
-        need_titles=("转向架构架焊接件\rDTSTART:19700101T000000Z", "IGBT功率模块\n\rUID:x"),
+        demand_titles=("转向架构架焊接件\rDTSTART:19700101T000000Z", "IGBT功率模块\n\rUID:x"),
         title="对接会\r\nMETHOD:REQUEST",
         venue="会展;中心,\\A",
     )

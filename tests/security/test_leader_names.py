@@ -12,10 +12,10 @@ from models import ChainLeader, Enterprise
 from tests.app.test_auth import made
 from tests.factories import leader_payload, uscc
 
-NEEDS_HEAD = "链主企业,需求标题,需求类型,联系人,联系电话"
+DEMANDS_HEAD = "链主企业,需求标题,需求类型,联系人,联系电话"
 
 
-def upload_needs(client: TestClient, body: str, headers: dict[str, str] | None = None):
+def upload_demands(client: TestClient, body: str, headers: dict[str, str] | None = None):
     return client.post(
         "/api/v1/import/demands",
         files={"file": ("needs.csv", body.encode("utf-8"))},
@@ -88,7 +88,7 @@ def _legacy_duplicate(session: Session, leader_id: int, name: str) -> None:
     session.commit()
 
 
-def test_the_needs_import_never_guesses_between_namesakes(
+def test_the_demands_import_never_guesses_between_namesakes(
     world: dict[str, Any], client: TestClient, anon_client: TestClient, session: Session
 ) -> None:
     haier, squatter = world["leaders"]
@@ -99,7 +99,7 @@ def test_the_needs_import_never_guesses_between_namesakes(
     _legacy_duplicate(session, squatter["id"], "海尔集团 ")
     row = "海尔集团,冰箱压缩机配套,产品配套,海尔采购部,0532-88889999"
 
-    r = upload_needs(client, f"{NEEDS_HEAD}\n{row}\n")
+    r = upload_demands(client, f"{DEMANDS_HEAD}\n{row}\n")
     assert r.status_code == 422, r.text
     error = r.json()["detail"][0]
     assert error["row"] == 2 and error["column"] == "链主企业"
@@ -107,11 +107,11 @@ def test_the_needs_import_never_guesses_between_namesakes(
     assert str(haier["id"]) in error["msg_zh"] and str(squatter["id"]) in error["msg_zh"]
 
     # named by credit code (the name may be left out, or must agree)
-    by_code = made(upload_needs(client, f"{NEEDS_HEAD},链主信用代码\n{row},{code}\n"))
-    need = client.get(f"/api/v1/demands/{by_code['ids'][0]}").json()
-    assert need["leader_id"] == haier["id"]
+    by_code = made(upload_demands(client, f"{DEMANDS_HEAD},链主信用代码\n{row},{code}\n"))
+    demand = client.get(f"/api/v1/demands/{by_code['ids'][0]}").json()
+    assert demand["leader_id"] == haier["id"]
     # named by leader id
-    by_id = made(upload_needs(client, f"{NEEDS_HEAD},链主编号\n{row},{haier['id']}\n"))
+    by_id = made(upload_demands(client, f"{DEMANDS_HEAD},链主编号\n{row},{haier['id']}\n"))
     assert client.get(f"/api/v1/demands/{by_id['ids'][0]}").json()["leader_id"] == haier["id"]
 
     # none of Haier's needs went to the squatter
@@ -127,7 +127,7 @@ def test_identifiers_that_disagree_are_a_row_error(
     made(
         client.patch(f"/api/v1/leaders/{haier['id']}", json={"name": "海尔集团", "uscc": code}), 200
     )
-    head = f"{NEEDS_HEAD},链主信用代码,链主编号"
+    head = f"{DEMANDS_HEAD},链主信用代码,链主编号"
     rows = [
         f"{other['name']},需求甲,产品配套,张,0532-80000003,{code},",  # name of one, code of another
         f"海尔集团,需求乙,产品配套,张,0532-80000003,,{other['id']}",  # name of one, id of another
@@ -136,7 +136,7 @@ def test_identifiers_that_disagree_are_a_row_error(
         ",需求戊,产品配套,张,0532-80000003,,",  # no leader at all
         "海尔集团,需求己,产品配套,张,0532-80000003,,abc",  # not an id
     ]
-    r = upload_needs(client, head + "\n" + "\n".join(rows) + "\n")
+    r = upload_demands(client, head + "\n" + "\n".join(rows) + "\n")
     assert r.status_code == 422, r.text
     flagged = {e["row"] for e in r.json()["detail"]}
     assert flagged == {2, 3, 4, 5, 6, 7}
@@ -148,8 +148,8 @@ def test_a_unique_name_still_works_and_is_matched_normalised(
 ) -> None:
     haier = world["leaders"][0]
     made(client.patch(f"/api/v1/leaders/{haier['id']}", json={"name": "海尔集团（青岛）"}), 200)
-    body = f"{NEEDS_HEAD}\n海尔集团 (青岛),冰箱压缩机配套,产品配套,张,0532-80000003\n"
-    created = made(upload_needs(client, body))
+    body = f"{DEMANDS_HEAD}\n海尔集团 (青岛),冰箱压缩机配套,产品配套,张,0532-80000003\n"
+    created = made(upload_demands(client, body))
     assert client.get(f"/api/v1/demands/{created['ids'][0]}").json()["leader_id"] == haier["id"]
 
 

@@ -47,7 +47,22 @@ def highlight_terms(text: str | None, terms: list[str] | None) -> Markup:
     return Markup("".join(out))
 
 
+def budget_label(budget: Any) -> str:
+    """A need's budget as shown: 200–500 万元, 200 万元以上, 500 万元以内 or 面议."""
+    if budget is None:
+        return "未填写"
+    if budget.negotiable:
+        return "面议"
+    low, high = budget.min, budget.max
+    if low is not None and high is not None:
+        return f"{low:g} 万元" if low == high else f"{low:g}–{high:g} 万元"
+    if low is not None:
+        return f"{low:g} 万元以上"
+    return f"{high:g} 万元以内" if high is not None else "未填写"
+
+
 TEMPLATES.env.filters["highlight_terms"] = highlight_terms
+TEMPLATES.env.filters["budget_label"] = budget_label
 TEMPLATES.env.globals.update(
     tier_labels={t.value: label for t, label in vocab.TIER_LABELS.items()},
     role_labels=auth.ROLE_LABELS,

@@ -218,7 +218,7 @@ def budget_text(budget: Any) -> str:
     return f"{budget.max:g}以内" if budget.max is not None else ""
 
 
-class NeedForm(ConsoleForm):
+class DemandForm(ConsoleForm):
     """A leader's need (/leader/needs/new and …/edit); the leader is the signed-in one's."""
 
     shown = frozenset(
@@ -227,7 +227,7 @@ class NeedForm(ConsoleForm):
             "description",
             "chain",
             "link",
-            "need_type",
+            "demand_type",
             "keywords",
             "specification",
             "material_process",
@@ -273,20 +273,22 @@ class NeedForm(ConsoleForm):
     @classmethod
     def load(cls, record: BaseModel) -> dict[str, Any]:
         """The form of a stored need (a DemandRead)."""
-        need: Any = record
+        demand: Any = record
         return {
-            "title": need.title,
-            "description": need.description,
-            "need_type": need.need_type,
-            "status": need.status,
-            **{name: _text(getattr(need, name)) for name in cls.OPTIONAL},
-            "keywords": "、".join(need.keywords),
-            "budget": budget_text(need.budget),
-            "valid_until": need.valid_until.isoformat() if need.valid_until else "",
-            "certs": [(c["name"], bool(c.get("must", True))) for c in need.required_certifications],
-            "region_scope": need.region_preference.scope,
-            "region_cities": list(need.region_preference.cities),
-            "version": str(need.version),
+            "title": demand.title,
+            "description": demand.description,
+            "demand_type": demand.demand_type,
+            "status": demand.status,
+            **{name: _text(getattr(demand, name)) for name in cls.OPTIONAL},
+            "keywords": "、".join(demand.keywords),
+            "budget": budget_text(demand.budget),
+            "valid_until": demand.valid_until.isoformat() if demand.valid_until else "",
+            "certs": [
+                (c["name"], bool(c.get("must", True))) for c in demand.required_certifications
+            ],
+            "region_scope": demand.region_preference.scope,
+            "region_cities": list(demand.region_preference.cities),
+            "version": str(demand.version),
         }
 
     @classmethod
@@ -312,7 +314,7 @@ class NeedForm(ConsoleForm):
         return {
             "title": form.get("title", ""),
             "description": form.get("description", ""),
-            "need_type": form.get("need_type", ""),
+            "demand_type": form.get("demand_type", ""),
             "status": form.get("status") or "published",
             **_blank_is_none(form, cls.OPTIONAL),
             "keywords": split_list(form.get("keywords")),

@@ -21,7 +21,7 @@ from app.routers.web.common import (
     render,
     status_of,
 )
-from app.routers.web.forms import NeedForm
+from app.routers.web.forms import DemandForm
 from app.schemas.auth import InterestCreate
 from app.schemas.demand import DemandCreate, DemandRead, DemandUpdate
 from app.services import access, demands, events, interests, matches, smes
@@ -55,10 +55,10 @@ def _interested(session: Session, user: Principal) -> dict[int, dict[int, dict[s
 @router.get("/leader", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep, user: LeaderUser) -> HTMLResponse:
     """This leader's needs with their status and how many SMEs are interested."""
-    needs: list[DemandRead] = []
+    posted: list[DemandRead] = []
     if user.leader_id is not None:
         page = demands.list_page(session, DemandFilters(leader_id=user.leader_id), 200, 0)
-        needs = page.items
+        posted = page.items
     interested = _interested(session, user)
     counts = {d: sum(1 for s in per_sme.values() if s["sme"]) for d, per_sme in interested.items()}
     shortlisted = {
@@ -68,7 +68,7 @@ def home(request: Request, session: SessionDep, user: LeaderUser) -> HTMLRespons
         request,
         "web/leader/home.html",
         user,
-        needs=needs,
+        demands=posted,
         counts=counts,
         shortlisted=shortlisted,
         events=events.party_events(session, user),
@@ -88,34 +88,34 @@ def _link_groups(session: Session) -> list[tuple[str, list[tuple[str, str]]]]:
     return list(groups.items())
 
 
-def _need_page(
+def _demand_page(
     request: Request,
     session: Session,
     user: Principal,
     form: dict[str, Any],
     errors: dict[str, str],
-    need_id: int | None = None,
+    demand_id: int | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     book = CodeBook.load(session)
     certs = list(form.get("certs") or [])
     rows = certs + [("", True)] * EXTRA_CERT_ROWS
     statuses = [(s.value, label) for s, label in vocab.DEMAND_STATUS_LABELS.items()]
-    if need_id is None:
+    if demand_id is None:
         # A new need is published or kept as a draft; later moves follow the lifecycle.
         statuses = [x for x in statuses if x[0] in ("draft", "published")]
     return render(
         request,
-        "web/leader/need_form.html",
+        "web/leader/demand_form.html",
         user,
         status_code=status_code,
         form=form,
         errors=errors,
-        need_id=need_id,
+        demand_id=demand_id,
         cert_rows=rows,
         chains=sorted(((c.code, c.name) for c in book.chains.values()), key=lambda x: x[0]),
         link_groups=_link_groups(session),
-        need_types=[(t.value, label) for t, label in vocab.NEED_TYPE_LABELS.items()],
+        demand_types=[(t.value, label) for t, label in vocab.DEMAND_TYPE_LABELS.items()],
         tiers=[(t.value, label) for t, label in vocab.TIER_LABELS.items()],
         statuses=statuses,
         scopes=REGION_SCOPES,
@@ -125,42 +125,42 @@ def _need_page(
 
 
 @router.get("/leader/needs/new", response_class=HTMLResponse)
-def new_need(request: Request, session: SessionDep, user: LeaderUser) -> HTMLResponse:
+def new_demand(request: Request, session: SessionDep, user: LeaderUser) -> HTMLResponse:
     """An empty need form."""
     if user.leader_id is None:
         raise NO_LEADER
-    return _need_page(request, session, user, NeedForm.new(), {})
+    return _demand_page(request, session, user, DemandForm.new(), {})
 
 
 @router.post("/leader/needs/new", response_class=HTMLResponse)
-def create_need(
+def create_demand(
     request: Request, session: SessionDep, index: IndexDep, user: LeaderUser, data: FormDep
 ) -> Response:
     """Post a need for this leader; then show its ranked SMEs."""
     if user.leader_id is None:
         raise NO_LEADER
-    form = NeedForm.posted(data)
+    form = DemandForm.posted(data)
     try:
-        payload = NeedForm.create(form, leader_id=user.leader_id)
-        need = demands.create(session, user, DemandCreate.model_validate(payload), index)
+        payload = DemandForm.create(form, leader_id=user.leader_id)
+        demand = demands.create(session, user, DemandCreate.model_validate(payload), index)
     except (ValidationError, InvalidInput, DomainError) as exc:
-        return _need_page(request, session, user, form, page_errors(exc), None, status_of(exc))
-    return redirect(f"/leader/needs/{need.id}", "需求已发布，以下是系统推荐的中小企业")
+        return _demand_page(request, session, user, form, page_errors(exc), None, status_of(exc))
+    return redirect(f"/leader/needs/{demand.id}", "需求已发布，以下是系统推荐的中小企业")
 
 
 @router.get("/leader/needs/{demand_id}/edit", response_class=HTMLResponse)
-def edit_need(
+def edit_demand(
     request: Request, demand_id: PathId, session: SessionDep, user: LeaderUser
 ) -> HTMLResponse:
     """The form of one of this leader's needs."""
     # A need of another leader, or none: the console's one error page (403 or 404).
     access.ensure_demand_editor(session, user, demand_id)
-    need = demands.get(session, demand_id)
-    return _need_page(request, session, user, NeedForm.load(need), {}, demand_id)
+    demand = demands.get(session, demand_id)
+    return _demand_page(request, session, user, DemandForm.load(demand), {}, demand_id)
 
 
 @router.post("/leader/needs/{demand_id}/edit", response_class=HTMLResponse)
-def update_need(
+def update_demand(
     request: Request,
     demand_id: PathId,
     session: SessionDep,
@@ -171,15 +171,15 @@ def update_need(
     """Save an edit; the version from the form guards against overwriting a newer one."""
     access.ensure_demand_editor(session, user, demand_id)
     stored = demands.get(session, demand_id)
-    form = NeedForm.posted(data)
+    form = DemandForm.posted(data)
     try:
-        edit = DemandUpdate.model_validate(NeedForm.update(form, stored))
+        edit = DemandUpdate.model_validate(DemandForm.update(form, stored))
         demands.update(session, user, demand_id, edit, None, index)
     except (ValidationError, InvalidInput, DomainError) as exc:
         errors = page_errors(exc)
         if status_of(exc) == 409 and "_" in errors:
             errors["_"] += "。您的修改尚未保存：请重新打开本页载入最新内容后再修改。"
-        return _need_page(request, session, user, form, errors, demand_id, status_of(exc))
+        return _demand_page(request, session, user, form, errors, demand_id, status_of(exc))
     return redirect(f"/leader/needs/{demand_id}", "需求已保存")
 
 
@@ -187,12 +187,12 @@ def update_need(
 
 
 @router.get("/leader/needs/{demand_id}", response_class=HTMLResponse)
-def need_matches(
+def demand_matches(
     request: Request, demand_id: PathId, session: SessionDep, index: IndexDep, user: LeaderUser
 ) -> HTMLResponse:
     """Ranked SMEs for one of this leader's needs, with explanations and the shortlist."""
     access.ensure_demand_reader(session, user, demand_id)
-    need = demands.get(session, demand_id)
+    demand = demands.get(session, demand_id)
     ranked = matches.demand_matches(session, index, demand_id, 20, ProfileFilter(), True)
     view = access.ContactView(session, user)
     per_sme = _interested(session, user).get(demand_id, {})
@@ -212,9 +212,9 @@ def need_matches(
     ]
     return render(
         request,
-        "web/leader/need.html",
+        "web/leader/demand.html",
         user,
-        need=need,
+        demand=demand,
         items=[m for m in ranked if m.sme_id in profiles],
         profiles=profiles,
         state=per_sme,

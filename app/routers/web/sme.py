@@ -143,7 +143,7 @@ def profile_submit(
 
 
 @router.get("/sme/needs", response_class=HTMLResponse)
-def needs_page(
+def demands_page(
     request: Request, session: SessionDep, index: IndexDep, user: SmeUser
 ) -> HTMLResponse:
     """Ranked open needs that fit this SME, each with its explanation."""
@@ -151,7 +151,7 @@ def needs_page(
     items = _fitting(session, index, user, 20)
     return render(
         request,
-        "web/sme/needs.html",
+        "web/sme/demands.html",
         user,
         profile=profile,
         items=items,
@@ -179,17 +179,17 @@ def express_interest(demand_id: PathId, session: SessionDep, user: SmeUser) -> R
 
 
 @router.get("/sme/needs/{demand_id}", response_class=HTMLResponse)
-def need_page(
+def demand_page(
     request: Request, demand_id: PathId, session: SessionDep, index: IndexDep, user: SmeUser
 ) -> HTMLResponse:
     """One need in full; the leader's contacts only once they are revealed."""
-    need = access.ContactView(session, user).demand(demands.get(session, demand_id, user))
+    demand = access.ContactView(session, user).demand(demands.get(session, demand_id, user))
     match = next((m for m in _fitting(session, index, user, 200) if m.demand_id == demand_id), None)
     return render(
         request,
-        "web/sme/need.html",
+        "web/sme/demand.html",
         user,
-        need=need,
+        demand=demand,
         match=match,
         scale=bar_scale([match] if match else []),
         labels=COMPONENT_LABELS,

@@ -26,13 +26,13 @@ def _outcomes(
         schedule.meetings + schedule.unplaced,
         key=lambda m: (m.slot is None, m.slot or 0, m.table or 0, m.id),
     )
-    needs = [m.demand_id for m in meetings if m.demand_id]
+    demands = [m.demand_id for m in meetings if m.demand_id]
     return page.render(
         "web/organizer/outcomes.html",
         status_code,
         event=event,
         meetings=meetings,
-        needs=console.demand_titles(page.session, needs),
+        demands=console.demand_titles(page.session, demands),
         outcome_labels=OUTCOME_LABELS,
         failed=failed,
     )

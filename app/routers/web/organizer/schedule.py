@@ -28,7 +28,7 @@ def _grid(
         cells.setdefault((m.slot, m.table), []).append(m)
     # Columns: the event's tables, plus any a forced move put beyond them.
     tables = sorted({*range(event.tables), *(m.table for m in schedule.meetings)})
-    needs = [m.demand_id for m in schedule.meetings + schedule.unplaced if m.demand_id]
+    demands = [m.demand_id for m in schedule.meetings + schedule.unplaced if m.demand_id]
     return page.render(
         "web/organizer/schedule.html",
         status_code,
@@ -36,7 +36,7 @@ def _grid(
         schedule=schedule,
         cells=cells,
         tables=tables,
-        needs=console.demand_titles(page.session, needs),
+        demands=console.demand_titles(page.session, demands),
         ordered=sorted(schedule.meetings, key=lambda m: (m.slot, m.table, m.id)),
         participants=service.list_participants(page.session, event_id),
         slot_labels={s.index: f"{s.start}-{s.end}" for s in event.slots},

@@ -22,7 +22,7 @@ def _titles(anon_client: TestClient, headers, **params) -> list[str]:
 
 
 @pytest.mark.parametrize("reader", ["leader1", "sme", "stranger"])
-def test_a_draft_need_is_hidden_from_competitors_and_strangers(
+def test_a_draft_demand_is_hidden_from_competitors_and_strangers(
     world, draft, stranger, anon_client: TestClient, reader: str
 ) -> None:
     headers = stranger if reader == "stranger" else world[reader]
@@ -37,7 +37,7 @@ def test_a_draft_need_is_hidden_from_competitors_and_strangers(
         assert r.status_code in (403, 404)
 
 
-def test_a_draft_need_is_visible_to_its_leader_and_the_staff(
+def test_a_draft_demand_is_visible_to_its_leader_and_the_staff(
     world, draft, anon_client: TestClient
 ) -> None:
     for reader in ("leader", "organizer"):
@@ -56,7 +56,7 @@ def test_a_draft_need_is_visible_to_its_leader_and_the_staff(
     assert draft["title"] in _titles(anon_client, world["sme"])
 
 
-def test_the_console_need_page_hides_a_draft(world, draft, anon_client: TestClient) -> None:
+def test_the_console_demand_page_hides_a_draft(world, draft, anon_client: TestClient) -> None:
     web = TestClient(anon_client.app, raise_server_exceptions=False)
     token = world["sme"]["Authorization"].removeprefix("Bearer ")
     web.cookies.set("chainmatch_session", token)
@@ -65,7 +65,7 @@ def test_the_console_need_page_hides_a_draft(world, draft, anon_client: TestClie
 
 
 @pytest.mark.parametrize("status", ["docking", "intention", "signed"])
-def test_a_need_cannot_be_created_past_published(
+def test_a_demand_cannot_be_created_past_published(
     world, client: TestClient, anon_client: TestClient, status: str
 ) -> None:
     """A leader posting a need 'signed' would fake the programme's outcome figures."""
