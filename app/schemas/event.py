@@ -220,6 +220,8 @@ class MeetingRead(BaseModel):
     outcome: str | None
     outcome_label: str | None
     amount: float | None
+    # The organizer's note on the outcome; not shown to the participants.
+    note: str = ""
     version: int
 
 

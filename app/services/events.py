@@ -512,8 +512,9 @@ def party_events(session: Session, principal: Principal) -> list[PartyEvent]:
             return (m.leader_id if kind == "leader" else m.sme_id) == party_id
 
         def shown(ms: list[MeetingRead]) -> list[MeetingRead]:
-            # "must" comes from either side's marks: the other side's are not for this one.
-            return [m.model_copy(update={"must": False}) for m in ms if mine(m)]
+            # "must" comes from either side's marks: the other side's are not for this one; the
+            # outcome note is the organizer's.
+            return [m.model_copy(update={"must": False, "note": ""}) for m in ms if mine(m)]
 
         out.append(
             PartyEvent(
@@ -628,6 +629,7 @@ def _meeting_read(m: Meeting, slots: list[Slot], names: dict[str, str]) -> Meeti
         outcome=m.outcome,
         outcome_label=OUTCOME_LABELS.get(m.outcome) if m.outcome else None,
         amount=m.amount,
+        note=m.outcome_note or "",
         version=m.version,
     )
 

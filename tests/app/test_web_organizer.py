@@ -514,3 +514,29 @@ def test_other_roles_get_403_and_anonymous_users_go_to_login(
         assert web.post("/organizer/events", data=EVENT_FORM).status_code == 403
     r = anon_client.get("/organizer/events", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+
+
+def test_an_outcome_note_is_shown_again_and_kept_by_a_later_save(
+    client: TestClient, organizer: TestClient, world: dict
+) -> None:
+    """Issue 14, data bug 1: the 备注 was saved but never shown again, and saving the outcome
+    form later (amount 320 -> 350 万元) erased it."""
+    from tests.app.webforms import rendered_form
+
+    event_id = make_event(organizer, world)
+    organizer.post(f"/organizer/events/{event_id}/match-list")
+    organizer.post(f"/organizer/events/{event_id}/schedule")
+    m0 = made(client.get(f"/api/v1/events/{event_id}/schedule"), 200)["meetings"][0]
+    action = f"/organizer/meetings/{m0['id']}/outcome"
+    first = {"held": "true", "outcome": "signed", "amount": "320", "note": "首批订单 2027Q1 交付"}
+    assert organizer.post(action, data=first).status_code == 200
+    fields = rendered_form(organizer, f"/organizer/events/{event_id}/outcomes", action)
+    assert fields["note"] == ["首批订单 2027Q1 交付"]
+    fields["amount"] = ["350"]
+    assert organizer.post(action, data=fields).status_code == 200
+    (stored,) = [
+        m
+        for m in made(client.get(f"/api/v1/events/{event_id}/schedule"), 200)["meetings"]
+        if m["id"] == m0["id"]
+    ]
+    assert (stored["amount"], stored["note"]) == (350, "首批订单 2027Q1 交付")
