@@ -235,16 +235,19 @@ KNOWN_CERTIFICATIONS: dict[str, str] = {
     "高新技术企业": "高新技术企业认定",
 }
 
+# Spellings of one standard, and its identical national adoptions (GB/T 19001 is ISO 9001),
+# map to one name; a different standard, or a withdrawn predecessor (ISO/TS 16949, OHSAS 18001),
+# never does: a need asking for one must not count another as met.
 _CERT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"IATF\s*-?\s*16949|TS\s*16949"), "IATF 16949"),
+    (re.compile(r"IATF\s*-?\s*16949"), "IATF 16949"),
     (re.compile(r"ISO\s*/?\s*TS\s*22163|IRIS"), "IRIS"),
     (re.compile(r"ISO\s*-?\s*9001|GB/?T\s*-?\s*19001|质量管理体系认证$"), "ISO 9001"),
     (re.compile(r"ISO\s*-?\s*14001|GB/?T\s*-?\s*24001|环境管理体系"), "ISO 14001"),
     (
-        re.compile(r"(?:ISO|GB/?T)\s*-?\s*45001|OHSAS\s*18001|GB/?T\s*-?\s*28001|职业健康安全"),
+        re.compile(r"(?:ISO|GB/?T)\s*-?\s*45001|职业健康安全管理体系认证$"),
         "ISO 45001",
     ),
-    (re.compile(r"EN\s*-?\s*15085|ISO\s*-?\s*3834"), "EN 15085"),
+    (re.compile(r"EN\s*-?\s*15085"), "EN 15085"),
     (re.compile(r"(?:ISO|YY/?T)\s*-?\s*13485|医疗器械质量管理"), "ISO 13485"),
     (re.compile(r"ISO\s*-?\s*27001|信息安全管理体系"), "ISO 27001"),
     (re.compile(r"ISO\s*-?\s*50001|能源管理体系"), "ISO 50001"),
@@ -261,8 +264,8 @@ _CERT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^UL(?:认证)?$"), "UL"),
     (re.compile(r"GMP"), "GMP"),
     (re.compile(r"^FDA"), "FDA"),
-    (re.compile(r"^API(?:\s|认证|$)"), "API"),
-    (re.compile(r"^ASME"), "ASME"),
+    (re.compile(r"^API(?:认证)?$"), "API"),
+    (re.compile(r"^ASME(?:认证)?$"), "ASME"),
     (re.compile(r"CMMI"), "CMMI"),
     (re.compile(r"OEKO"), "OEKO-TEX"),
     (re.compile(r"^GRS"), "GRS"),
