@@ -1,6 +1,8 @@
 """Needs of chain leaders: create (one or in bulk), read, update along the lifecycle, delete."""
 
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -73,6 +75,29 @@ def _leader_missing(leader_id: int, prefix: tuple, row: int | None) -> FieldErro
     )
 
 
+# Dates are the programme's (China Standard Time), whatever the server's zone.
+PROGRAMME_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def _expired(
+    valid_until: date | None, status: str, prefix: tuple, row: int | None
+) -> FieldError | None:
+    """A published need valid until a day already past: refused.
+
+    A draft is seen by no one yet; a closed or signed need imported from an earlier programme
+    may carry a past date.
+    """
+    today = datetime.now(PROGRAMME_ZONE).date()
+    if valid_until is None or valid_until >= today or status != vocab.DemandStatus.PUBLISHED:
+        return None
+    return FieldError(
+        loc=(*prefix, "valid_until"),
+        msg=f"valid_until {valid_until} is already past (today is {today})",
+        msg_zh=f"有效期至 {valid_until} 已过（今天是 {today}），请填写今天或以后的日期",
+        row=row,
+    )
+
+
 # A need posted one at a time starts here; later states are reached along the lifecycle
 # (PATCH), or carried by an organizer's bulk import of needs that already ran elsewhere.
 INITIAL_STATUSES = (vocab.DemandStatus.DRAFT, vocab.DemandStatus.PUBLISHED)
@@ -95,6 +120,8 @@ def create(
     leader = leader_repo.get(session, data.leader_id)
     if leader is None:
         errors.append(_leader_missing(data.leader_id, ("body",), None))
+    if past := _expired(data.valid_until, data.status, ("body",), None):
+        errors.append(past)
     chain, link = CodeBook.load(session).chain_and_link(data.chain, data.link, errors)
     if errors:
         raise InvalidInput(errors)
@@ -124,6 +151,8 @@ def bulk_create(
             continue
         if leaders.get(data.leader_id) is None:
             errors.append(_leader_missing(data.leader_id, ("body", i), i))
+        if past := _expired(data.valid_until, data.status, ("body", i), i):
+            errors.append(past)
         resolved.append(book.chain_and_link(data.chain, data.link, errors, ("body", i), i))
     if errors:
         errors.sort(key=lambda e: e.row if e.row is not None else -1)
@@ -178,6 +207,12 @@ def update(
     check_version(demand.version, data.version if data.version is not None else if_match)
     refuse_nulls(data, NOT_NULL)
     fields = data.model_fields_set - {"version"}
+    # A form sends the stored date back unchanged: a new date, or publishing, is checked.
+    valid_until = data.valid_until if "valid_until" in fields else demand.valid_until
+    status = data.status if "status" in fields else demand.status
+    changed = valid_until != demand.valid_until or status != demand.status
+    if changed and (past := _expired(valid_until, status, ("body",), None)):
+        raise InvalidInput([past])
     if "status" in fields:
         current = vocab.DemandStatus(demand.status)
         target = vocab.DemandStatus(data.status)

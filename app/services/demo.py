@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from app.repositories import smes as sme_repo
 from app.repositories import users as user_repo
 from app.schemas.leader import LeaderCreate
 from app.services import auth, demands, leaders, smes
+from app.services.demands import PROGRAMME_ZONE
 from app.services.matching import MatchingRuntime
 
 
@@ -37,6 +39,10 @@ def demo_loaded(session: Session) -> bool:
     return sme_repo.count(session) > 0
 
 
+# The day data/demo was written: its dates are as of then.
+DEMO_WRITTEN = date(2026, 12, 1)
+
+
 def load_demo(
     session: Session,
     settings: Settings,
@@ -56,8 +62,12 @@ def load_demo(
 
     titles = demand_repo.leader_titles(session)
     demand_rows = []
+    # The demo shows a live market whenever it is loaded: its needs' dates move with the clock.
+    shift = max(datetime.now(PROGRAMME_ZONE).date() - DEMO_WRITTEN, timedelta(0))
     for row in _read(directory, "demands.json"):
         row = dict(row)
+        if row.get("valid_until"):
+            row["valid_until"] = (date.fromisoformat(row["valid_until"]) + shift).isoformat()
         leader = by_name[row.pop("leader")]
         if (leader.id, row["title"]) not in titles:
             demand_rows.append({**row, "leader_id": leader.id})

@@ -523,8 +523,26 @@ def to_payloads(
     return out
 
 
-def _report(errors: list[FieldError], columns: tuple[Column, ...]) -> InvalidInput:
-    """Errors with the sheet row (header is row 1) and the Chinese column header."""
+def _data_rows(
+    header: list[str], rows: list[list[str]], columns: tuple[Column, ...]
+) -> tuple[list[dict], list[int]]:
+    """The rows as payloads, with the sheet row number of each; the template's example row,
+    left in place by many users, is not data and is left out."""
+    payloads = to_payloads(header, rows, columns)
+    (example,) = to_payloads([c.header for c in columns], [[c.example for c in columns]], columns)
+    kept = [(p, i + 2) for i, p in enumerate(payloads) if p != example]
+    if payloads and not kept:
+        raise file_error(
+            "the file holds only the template's example row; add your rows below the header",
+            "文件中只有模板的示例行：请在表头下方填写贵方的数据（示例行可删除）",
+        )
+    return [p for p, _ in kept], [n for _, n in kept]
+
+
+def _report(
+    errors: list[FieldError], columns: tuple[Column, ...], numbers: list[int]
+) -> InvalidInput:
+    """Errors with the sheet row (`numbers`: of each payload) and the Chinese column header."""
     headers = {c.field: c.header for c in columns}
     headers.update(
         {
@@ -541,7 +559,7 @@ def _report(errors: list[FieldError], columns: tuple[Column, ...]) -> InvalidInp
                 msg=e.msg,
                 msg_zh=e.msg_zh,
                 type=e.type,
-                row=(e.row + 2) if e.row is not None else None,
+                row=numbers[e.row] if e.row is not None else None,
                 column=headers.get(field, field),
             )
         )
@@ -566,11 +584,13 @@ def import_smes(
 ) -> ImportResult:
     """Import SME profiles; with `upsert`, rows whose credit code exists update that profile."""
     header, rows = read_table(filename, content, settings.max_bulk_rows)
-    payloads = to_payloads(header, rows, SME_COLUMNS)
+    payloads, numbers = _data_rows(header, rows, SME_COLUMNS)
     try:
-        ids, updated = smes.bulk_upsert(session, payloads, settings, index, upsert=upsert)
+        ids, updated = smes.bulk_upsert(
+            session, payloads, settings, index, upsert=upsert, row_numbers=numbers
+        )
     except InvalidInput as exc:
-        raise _report(exc.errors, SME_COLUMNS) from None
+        raise _report(exc.errors, SME_COLUMNS, numbers) from None
     if progress:
         progress(len(ids))
     return ImportResult(created=len(ids) - updated, updated=updated, ids=ids)
@@ -668,7 +688,7 @@ def import_demands(
 ) -> ImportResult:
     """Import needs; each row names its leader by number, credit code or an unambiguous name."""
     header, rows = read_table(filename, content, settings.max_bulk_rows)
-    payloads = to_payloads(header, rows, DEMAND_COLUMNS)
+    payloads, numbers = _data_rows(header, rows, DEMAND_COLUMNS)
     book = _LeaderBook(session)
     errors: list[FieldError] = []
     for i, p in enumerate(payloads):
@@ -690,5 +710,5 @@ def import_demands(
         errors += [e for e in exc.errors if not (e.row in flagged and e.loc[-1] == "leader_id")]
     if errors:
         errors.sort(key=lambda e: e.row if e.row is not None else -1)
-        raise _report(errors, DEMAND_COLUMNS)
+        raise _report(errors, DEMAND_COLUMNS, numbers)
     return ImportResult(created=len(ids), updated=0, ids=ids)

@@ -199,10 +199,12 @@ def bulk_upsert(
     settings: Settings,
     index: MatchingRuntime | None = None,
     upsert: bool = True,
+    row_numbers: list[int] | None = None,
 ) -> tuple[list[int], int]:
     """Like bulk_create; with `upsert`, a row whose credit code has a profile updates it.
 
-    Returns the ids in input order and how many rows were updates.
+    `row_numbers` are the rows as their user numbers them (a sheet's), for the messages that
+    name another row. Returns the ids in input order and how many rows were updates.
     """
     parsed, errors = validate_rows(rows, SmeCreate, settings.max_bulk_rows)
     book = CodeBook.load(session)
@@ -227,11 +229,13 @@ def bulk_upsert(
         if not data.uscc:
             continue
         if data.uscc in first_row:
+            first = first_row[data.uscc]
+            number = row_numbers[first] if row_numbers else first
             errors.append(
                 FieldError(
                     loc=("body", i, "uscc"),
-                    msg=f"duplicate credit code, same as row {first_row[data.uscc]}",
-                    msg_zh=f"统一社会信用代码与第 {first_row[data.uscc]} 行重复",
+                    msg=f"duplicate credit code, same as row {number}",
+                    msg_zh=f"统一社会信用代码与第 {number} 行重复",
                     row=i,
                 )
             )

@@ -110,3 +110,49 @@ def test_demand_import_names_the_leader(client: TestClient) -> None:
         {"name": "ISO 14001", "must": False},
     ]
     assert demand["budget"]["negotiable"] is True
+
+
+def test_a_duplicate_credit_code_names_the_sheet_row_it_repeats(client: TestClient) -> None:
+    """Issue 14, data bug 4: row 4 repeating row 2's code was reported as "与第 1 行重复"."""
+    code = uscc()
+    body = (
+        f"{HEAD}\n"
+        f"青岛甲有限公司,{code},青岛市,专精特新中小企业,转向架构架,,equipment,否\n"
+        f"淄博乙有限公司,{uscc()},淄博市,创新型中小企业,氧化锆陶瓷,,materials,否\n"
+        f"青岛丙有限公司,{code},青岛市,专精特新中小企业,制动夹钳,,equipment,否\n"
+    )
+    r = upload(client, "smes", "smes.csv", body.encode("utf-8"))
+    assert r.status_code == 422
+    (error,) = r.json()["detail"]
+    assert (error["row"], error["column"]) == (4, "统一社会信用代码")
+    assert "与第 2 行重复" in error["msg_zh"]
+
+
+def test_the_template_example_row_is_not_imported(client: TestClient) -> None:
+    """Issue 14, data bug 4: the template's example row imported as a real record."""
+    template = client.get("/api/v1/import/smes/template", params={"format": "csv"}).content
+    lines = template.decode("utf-8-sig").splitlines()
+    own = f"青岛甲有限公司,{uscc()},青岛市,,,专精特新中小企业,转向架构架"
+    body = "\n".join([*lines, own]) + "\n"
+    r = upload(client, "smes", "smes.csv", body.encode("utf-8"))
+    assert r.status_code == 201, r.text
+    assert r.json()["created"] == 1
+    names = [s["name"] for s in client.get("/api/v1/smes").json()["items"]]
+    assert names == ["青岛甲有限公司"]
+    # Only the example itself: nothing to import, said plainly.
+    r = upload(client, "smes", "smes.csv", template)
+    assert r.status_code == 422 and "示例" in r.text
+
+
+def test_a_past_valid_until_is_refused(client: TestClient) -> None:
+    """Issue 14, data bug 4: a need valid until a past date was accepted."""
+    leader = client.post("/api/v1/leaders", json=leader_payload()).json()
+    body = (
+        "链主编号,需求标题,需求类型,有效期至\n"
+        f"{leader['id']},转向架构架焊接件配套,产品配套,2020-01-31\n"
+    )
+    r = upload(client, "demands", "demands.csv", body.encode("utf-8"))
+    assert r.status_code == 422
+    (error,) = r.json()["detail"]
+    assert (error["row"], error["column"]) == (2, "有效期至")
+    assert "已过" in error["msg_zh"]

@@ -205,3 +205,23 @@ def test_demand_bulk(client: TestClient) -> None:
         f"{API}/bulk", json=[demand_payload(leader["id"], title=f"需求{i}") for i in range(5)]
     )
     assert r.status_code == 201 and r.json()["count"] == 5
+
+
+def test_a_published_need_is_never_set_to_a_past_date(client: TestClient) -> None:
+    """Issue 14, data bug 4: a past 有效期至 was accepted. A draft may hold one (no one sees it)
+    and a form may send a stored date back, but publishing with it or typing it is refused."""
+    leader = new_leader(client)
+    r = client.post(API, json=demand_payload(leader["id"], valid_until="2020-01-31"))
+    assert r.status_code == 422 and "已过" in errors_by_field(r)["valid_until"]["msg_zh"]
+    draft = client.post(
+        API, json=demand_payload(leader["id"], status="draft", valid_until="2020-01-31")
+    )
+    assert draft.status_code == 201, draft.text
+    url = f"{API}/{draft.json()['id']}"
+    assert (
+        client.patch(url, json={"title": "新标题", "valid_until": "2020-01-31"}).status_code == 200
+    )
+    assert client.patch(url, json={"status": "published"}).status_code == 422
+    live = client.post(API, json=demand_payload(leader["id"])).json()
+    r = client.patch(f"{API}/{live['id']}", json={"valid_until": "2021-06-30"})
+    assert r.status_code == 422 and "已过" in errors_by_field(r)["valid_until"]["msg_zh"]
