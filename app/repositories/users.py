@@ -69,14 +69,14 @@ def interest_by_id(session: Session, interest_id: int) -> Interest | None:
 
 
 def interest_sides(
-    session: Session, leader_ids: set[int], sme_ids: set[int]
+    session: Session, demand_ids: set[int], sme_ids: set[int]
 ) -> list[tuple[int, int, str]]:
-    """(leader, SME, side) of every interest between these leaders and SMEs."""
+    """(need, SME, side) of every interest between these needs and SMEs."""
     return [
         tuple(r)
         for r in session.execute(
-            select(Interest.leader_id, Interest.sme_id, Interest.side).where(
-                Interest.leader_id.in_(leader_ids), Interest.sme_id.in_(sme_ids)
+            select(Interest.demand_id, Interest.sme_id, Interest.side).where(
+                Interest.demand_id.in_(demand_ids), Interest.sme_id.in_(sme_ids)
             )
         )
     ]
@@ -183,9 +183,10 @@ def revealed(session: Session, side: str, party_id: int) -> set[int]:
     met_own, met_other = (Meeting.sme_id, Meeting.leader_id)
     if side == "leader":
         own, other, met_own, met_other = other, own, met_other, met_own
-    mine = select(other).where(own == party_id, Interest.side == side)
-    theirs = select(other).where(own == party_id, Interest.side != side)
-    mutual = set(session.scalars(mine.intersect(theirs)).all())
+    # Both sides about the same need: interest in one need and a shortlist on another is not.
+    mine = select(Interest.demand_id, other).where(own == party_id, Interest.side == side)
+    theirs = select(Interest.demand_id, other).where(own == party_id, Interest.side != side)
+    mutual = {row[1] for row in session.execute(mine.intersect(theirs))}
     met = session.scalars(select(met_other).where(met_own == party_id, _placed_meeting())).all()
     return mutual | set(met)
 

@@ -17,15 +17,15 @@ def _read(row: Interest, mutual: bool) -> InterestRead:
 
 
 def _mutual(session: Session, rows: list[Interest]) -> set[tuple[int, int]]:
-    """The (leader, SME) pairs among `rows` where both sides have shown interest."""
-    pairs = {(r.leader_id, r.sme_id) for r in rows}
+    """The (need, SME) pairs among `rows` where both sides have shown interest."""
+    pairs = {(r.demand_id, r.sme_id) for r in rows}
     if not pairs:
         return set()
     sides: dict[tuple[int, int], set[str]] = {}
-    leaders = {p[0] for p in pairs}
-    smes = {p[1] for p in pairs}
-    for leader_id, sme_id, side in repo.interest_sides(session, leaders, smes):
-        sides.setdefault((leader_id, sme_id), set()).add(side)
+    demand_ids = {p[0] for p in pairs}
+    sme_ids = {p[1] for p in pairs}
+    for demand_id, sme_id, side in repo.interest_sides(session, demand_ids, sme_ids):
+        sides.setdefault((demand_id, sme_id), set()).add(side)
     return {p for p, s in sides.items() if s == {"leader", "sme"}}
 
 
@@ -70,7 +70,7 @@ def express(session: Session, principal: Principal, data: InterestCreate) -> Int
         session.flush()
     # A label for the matcher: the leader's shortlist, or the SME's interest in the need.
     feedback.interest_changed(session, row)
-    return _read(row, (row.leader_id, row.sme_id) in _mutual(session, [row]))
+    return _read(row, (row.demand_id, row.sme_id) in _mutual(session, [row]))
 
 
 def list_for(session: Session, principal: Principal) -> list[InterestRead]:
@@ -82,7 +82,7 @@ def list_for(session: Session, principal: Principal) -> list[InterestRead]:
     else:
         rows = repo.interests(session)
     mutual = _mutual(session, rows)
-    return [_read(r, (r.leader_id, r.sme_id) in mutual) for r in rows]
+    return [_read(r, (r.demand_id, r.sme_id) in mutual) for r in rows]
 
 
 def withdraw(session: Session, principal: Principal, interest_id: int) -> None:

@@ -470,3 +470,36 @@ def test_deleted_profiles_are_listed_for_staff_only(world, client, anon_client) 
     staff = {x["id"] for x in made(anon_client.get(url, headers=world["organizer"]), 200)["items"]}
     other = {x["id"] for x in made(anon_client.get(url, headers=world["leader"]), 200)["items"]}
     assert gone["id"] in staff and gone["id"] not in other
+
+
+def test_mutual_interest_is_about_one_need_not_the_leader(
+    client: TestClient, anon_client: TestClient, world: dict
+) -> None:
+    """Issue 14, data bug 2: an SME interested in need A and a leader shortlisting it on need B
+    showed as 双方有意向 and revealed the contacts; interest belongs to the (need, SME) pair."""
+    leader, sme = world["leaders"][0], world["smes"][0]
+    first = world["demands"][0]
+    second = made(client.post("/api/v1/demands", json=demand_payload(leader["id"], title="第二项")))
+    asked = made(
+        anon_client.post("/api/v1/interests", json={"demand_id": first["id"]}, headers=world["sme"])
+    )
+    listed = made(
+        anon_client.post(
+            "/api/v1/interests",
+            json={"demand_id": second["id"], "sme_id": sme["id"]},
+            headers=world["leader"],
+        )
+    )
+    assert (asked["mutual"], listed["mutual"]) == (False, False)
+    seen = made(anon_client.get(f"/api/v1/smes/{sme['id']}", headers=world["leader"]), 200)
+    assert seen["contact_hidden"] is True and seen["contact_phone"] is None
+    both = made(
+        anon_client.post(
+            "/api/v1/interests",
+            json={"demand_id": first["id"], "sme_id": sme["id"]},
+            headers=world["leader"],
+        )
+    )
+    assert both["mutual"] is True
+    seen = made(anon_client.get(f"/api/v1/smes/{sme['id']}", headers=world["leader"]), 200)
+    assert seen["contact_hidden"] is False and seen["contact_phone"]
