@@ -142,7 +142,9 @@ def test_reads_answer_while_another_connection_holds_the_write_lock(
     ).json()["access_token"]
     app_client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {token}"})
     with write_lock_held(db_path):
-        for path in (f"{API}/smes/{sme_id}", f"{API}/smes", f"{API}/health", f"{API}/chains"):
+        # /index/status counts the encoding backlog while the encoder writes (issue 14, bug 5).
+        reads = ("smes/" + str(sme_id), "smes", "health", "chains", "index/status")
+        for path in (f"{API}/{p}" for p in reads):
             r = app_client.get(path)
             assert r.status_code == 200, (path, r.text)
         # A console page with a user's session cookie (its last use was just recorded).
