@@ -1,11 +1,11 @@
 """The SME and leader pages of the web console, through a signed-in browser-like client."""
 
 import re
-from html.parser import HTMLParser
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.app.webforms import rendered_form
 from tests.factories import demand_payload, leader_payload, sme_payload, uscc
 
 PASSWORD = "correct horse 42"
@@ -341,59 +341,6 @@ def test_odd_form_input_is_a_422_never_a_500(client: TestClient) -> None:
     assert "请先登记企业档案" in web.post("/sme/needs/1/interest").text
 
 
-class _FormReader(HTMLParser):
-    """What a browser submits for the first POST form of a page, left as rendered."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: list[tuple[str, str]] = []
-        self._in_form = False
-        self._textarea: str | None = None
-        self._select: str | None = None
-        self._selected: str | None = None
-        self._first_option: str | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form" and a.get("method", "").lower() == "post" and not self.fields:
-            self._in_form = "action" not in a or a["action"] in ("", "/sme/profile")
-        if not self._in_form or ("name" not in a and tag != "option"):
-            return
-        if tag == "input":
-            kind = a.get("type", "text")
-            if kind in ("checkbox", "radio"):
-                if "checked" in a:
-                    self.fields.append((a["name"], a.get("value", "on")))
-            elif kind not in ("submit", "button"):
-                self.fields.append((a["name"], a.get("value", "")))
-        elif tag == "textarea":
-            self._textarea, self._text = a["name"], []
-        elif tag == "select":
-            self._select, self._selected, self._first_option = a["name"], None, None
-        elif tag == "option" and self._select is not None:
-            if self._first_option is None:
-                self._first_option = a.get("value", "")
-            if "selected" in a:
-                self._selected = a.get("value", "")
-
-    def handle_data(self, data: str) -> None:
-        if self._textarea is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._in_form = False
-        elif tag == "textarea" and self._textarea is not None:
-            text = "".join(self._text)
-            self.fields.append((self._textarea, text[1:] if text.startswith("\n") else text))
-            self._textarea = None
-        elif tag == "select" and self._select is not None:
-            chosen = self._selected if self._selected is not None else self._first_option
-            self.fields.append((self._select, chosen or ""))
-            self._select = None
-
-
 def test_saving_the_profile_form_keeps_what_it_does_not_show(client: TestClient) -> None:
     """Issue 13, bug 1: a description-only edit in the console nulled every product's niche
     and market share (set through the API), which feed matching."""
@@ -412,14 +359,8 @@ def test_saving_the_profile_form_keeps_what_it_does_not_show(client: TestClient)
     )
     sme = made(client.post("/api/v1/smes", json=payload))
     web = account(client, "hengrui.edit", "sme", sme_id=sme["id"])
-    page = web.get("/sme/profile")
-    reader = _FormReader()
-    reader.feed(page.text)
-    form = dict(reader.fields)
-    assert form["products"].startswith("转向架构架焊接件|年产1200套")
-    fields: dict[str, Any] = {}
-    for name, value in reader.fields:
-        fields.setdefault(name, []).append(value)
+    fields: dict[str, Any] = rendered_form(web, "/sme/profile")
+    assert fields["products"][0].startswith("转向架构架焊接件|年产1200套")
     fields["description"] = ["新的企业简介：扩建焊接车间"]
     saved = web.post("/sme/profile", data=fields, follow_redirects=False)
     assert saved.status_code == 303, saved.text
