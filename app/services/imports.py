@@ -51,8 +51,8 @@ SME_COLUMNS = (
     Column("invention_patents", "发明专利数", "int", "6", ("发明专利",)),
     Column("utility_patents", "实用新型专利数", "int", "21", ("实用新型",)),
     Column("rd_share", "研发投入占比(%)", "float", "5.2", ("研发投入占比", "研发占比")),
-    Column("chains", "所属产业链代码", "list", "equipment", ("产业链",)),
-    Column("links", "产业链环节代码", "list", "equipment-07", ("环节",)),
+    Column("chains", "所属产业链", "list", "高端装备", ("产业链", "所属产业链代码")),
+    Column("links", "产业链环节", "list", "转向架", ("环节", "产业链环节代码")),
     Column("leaders_supplied", "已配套链主", "list", "中车青岛四方机车车辆"),
     Column("export", "是否出口", "bool", "否", ("出口",)),
     Column("description", "企业简介", example="轨道交通焊接结构件，拥有焊接机器人12台。"),
@@ -67,8 +67,8 @@ DEMAND_COLUMNS = (
     Column(
         "description", "需求描述", example="时速350公里动车组构架，整体退火。", aliases=("描述",)
     ),
-    Column("chain", "产业链代码", example="equipment", aliases=("产业链",)),
-    Column("link", "环节代码", example="equipment-07", aliases=("环节",)),
+    Column("chain", "产业链", example="高端装备", aliases=("产业链代码",)),
+    Column("link", "产业链环节", example="转向架", aliases=("环节", "环节代码")),
     Column("demand_type", "需求类型", example="产品配套", aliases=("类型",)),
     Column("keywords", "关键词", "list", "转向架、构架、焊接"),
     Column("specification", "技术指标", example="材质Q345E，-40℃冲击功≥34J"),

@@ -1,6 +1,7 @@
 """The chain taxonomy: loading versioned data files, reading, resolving codes."""
 
 import json
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -273,6 +274,8 @@ class CodeBook:
     version: TaxonomyVersion
     chains: dict[str, Chain] = field(default_factory=dict)
     links: dict[str, ChainLink] = field(default_factory=dict)
+    _chain_names: dict[str, Chain] | None = field(default=None, repr=False)
+    _link_names: dict[str, list[ChainLink]] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, session: Session) -> "CodeBook":
@@ -288,17 +291,75 @@ class CodeBook:
 
         return _once(session, ("book",), read)
 
+    def chain(self, text: str) -> Chain | None:
+        """The chain of a code or a Chinese name (高端装备, 高端装备产业链)."""
+        if text in self.chains:
+            return self.chains[text]
+        if self._chain_names is None:
+            self._chain_names = {name_key(c.name): c for c in self.chains.values()}
+        return self._chain_names.get(name_key(text))
+
+    def links_named(self, text: str) -> list[ChainLink]:
+        """The links of a code, or of a Chinese name (a few names stand in two chains)."""
+        if text in self.links:
+            return [self.links[text]]
+        if self._link_names is None:
+            self._link_names = {}
+            for link in self.links.values():
+                self._link_names.setdefault(name_key(link.name), []).append(link)
+        return self._link_names.get(name_key(text), [])
+
     def chain_list(
         self, codes: list[str], loc: tuple, errors: list[FieldError], row: int | None = None
     ) -> list[Chain]:
-        """Chains for codes; unknown codes become field errors."""
-        return _known(self.chains, codes, loc, errors, row, "产业链代码", "chain code")
+        """Chains for codes or names; unknown ones become field errors."""
+        out: list[Chain] = []
+        for i, text in enumerate(codes):
+            chain = self.chain(text)
+            if chain is None:
+                errors.append(_unknown((*loc, i), "产业链", "chain", text, row))
+            elif chain not in out:
+                out.append(chain)
+        return out
 
     def link_list(
         self, codes: list[str], loc: tuple, errors: list[FieldError], row: int | None = None
     ) -> list[ChainLink]:
-        """Links for codes; unknown codes become field errors."""
-        return _known(self.links, codes, loc, errors, row, "产业链环节代码", "link code")
+        """Links for codes or names; unknown or ambiguous ones become field errors."""
+        out: list[ChainLink] = []
+        for i, text in enumerate(codes):
+            link = self._one_link(text, None, (*loc, i), errors, row)
+            if link is not None and link not in out:
+                out.append(link)
+        return out
+
+    def _one_link(
+        self,
+        text: str,
+        chain: Chain | None,
+        loc: tuple,
+        errors: list[FieldError],
+        row: int | None,
+    ) -> ChainLink | None:
+        found = self.links_named(text)
+        if chain is not None and len(found) > 1:
+            found = [x for x in found if x.chain_id == chain.id] or found
+        if not found:
+            errors.append(_unknown(loc, "产业链环节", "link", text, row))
+            return None
+        if len(found) > 1:
+            chains = "、".join(x.chain.name for x in found)
+            errors.append(
+                FieldError(
+                    loc=loc,
+                    msg=f"link name {text!r} stands in several chains; give the chain or the code",
+                    msg_zh=f"环节“{text}”在多条产业链中都有（{chains}）：请同时填写产业链，"
+                    "或填写环节代码",
+                    row=row,
+                )
+            )
+            return None
+        return found[0]
 
     def chain_and_link(
         self,
@@ -308,57 +369,40 @@ class CodeBook:
         prefix: tuple = ("body",),
         row: int | None = None,
     ) -> tuple[Chain | None, ChainLink | None]:
-        """A need's chain and link; a link alone implies its chain, and must belong to it."""
+        """A need's chain and link (codes or names); a link alone implies its chain, and must
+        belong to it."""
         chain = link = None
         if chain_code:
-            chain = self.chains.get(chain_code)
+            chain = self.chain(chain_code)
             if chain is None:
-                errors.append(
-                    _unknown((*prefix, "chain"), "产业链代码", "chain code", chain_code, row)
-                )
+                errors.append(_unknown((*prefix, "chain"), "产业链", "chain", chain_code, row))
         if link_code:
-            link = self.links.get(link_code)
-            if link is None:
-                errors.append(
-                    _unknown((*prefix, "link"), "产业链环节代码", "link code", link_code, row)
-                )
-            elif chain is not None and link.chain_id != chain.id:
+            link = self._one_link(link_code, chain, (*prefix, "link"), errors, row)
+            if link is not None and chain is not None and link.chain_id != chain.id:
                 errors.append(
                     FieldError(
                         loc=(*prefix, "link"),
                         msg=f"link {link_code!r} does not belong to chain {chain_code!r}",
-                        msg_zh=f"环节“{link_code}”不属于产业链“{chain_code}”",
+                        msg_zh=f"环节“{link.name}”不属于产业链“{chain.name}”",
                         row=row,
                     )
                 )
-            elif chain is None and not chain_code:
+                link = None
+            elif link is not None and chain is None and not chain_code:
                 chain = link.chain
         return chain, link
 
 
-def _known(
-    by_code: dict[str, Any],
-    codes: list[str],
-    loc: tuple,
-    errors: list[FieldError],
-    row: int | None,
-    zh: str,
-    en: str,
-) -> list:
-    """The entries of these codes; each unknown one becomes a field error."""
-    out = []
-    for i, code in enumerate(codes):
-        if code in by_code:
-            out.append(by_code[code])
-        else:
-            errors.append(_unknown((*loc, i), zh, en, code, row))
-    return out
+def name_key(text: str) -> str:
+    """A chain or link name as compared: width-folded, without spaces or a trailing 产业链."""
+    key = "".join(unicodedata.normalize("NFKC", text).split())
+    return key.removesuffix("产业链") or key
 
 
 def _unknown(loc: tuple, zh: str, en: str, code: str, row: int | None) -> FieldError:
     return FieldError(
         loc=loc,
-        msg=f"unknown {en} {code!r}; see GET /api/v1/chains",
-        msg_zh=f"{zh}“{code}”不存在，可在 /api/v1/chains 查询",
+        msg=f"unknown {en} {code!r} (a code or a name; GET /api/v1/chains lists them)",
+        msg_zh=f"{zh}“{code}”不存在：请填写现行产业链目录中的名称或代码",
         row=row,
     )

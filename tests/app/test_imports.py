@@ -156,3 +156,32 @@ def test_a_past_valid_until_is_refused(client: TestClient) -> None:
     (error,) = r.json()["detail"]
     assert (error["row"], error["column"]) == (2, "有效期至")
     assert "已过" in error["msg_zh"]
+
+
+def test_chains_and_links_are_read_by_chinese_name_as_well_as_code(client: TestClient) -> None:
+    """Issue 14: the import refused Chinese chain names and pointed users at /api/v1/chains."""
+    body = (
+        "企业名称,所在城市,企业梯度,主营产品,所属产业链,产业链环节\n"
+        "青岛甲有限公司,青岛市,专精特新中小企业,构架焊接件,高端装备产业链、新能源装备,转向架\n"
+    )
+    r = upload(client, "smes", "smes.csv", body.encode("utf-8"))
+    assert r.status_code == 201, r.text
+    sme = client.get(f"/api/v1/smes/{r.json()['ids'][0]}").json()
+    assert (sme["chains"], sme["links"]) == (["equipment", "new-energy"], ["equipment-07"])
+    leader = client.post("/api/v1/leaders", json=leader_payload()).json()
+    body = (
+        "链主编号,需求标题,需求类型,产业链,产业链环节\n"
+        f"{leader['id']},构架配套,产品配套,高端装备,转向架\n"
+    )
+    r = upload(client, "demands", "demands.csv", body.encode("utf-8"))
+    assert r.status_code == 201, r.text
+    need = client.get(f"/api/v1/demands/{r.json()['ids'][0]}").json()
+    assert (need["chain"], need["link"]) == ("equipment", "equipment-07")
+    bad = (
+        "企业名称,所在城市,企业梯度,主营产品,所属产业链\n"
+        "乙有限公司,青岛市,专精特新中小企业,阀门,火星产业\n"
+    )
+    r = upload(client, "smes", "smes.csv", bad.encode("utf-8"))
+    assert r.status_code == 422
+    message = r.json()["detail"][0]["msg_zh"]
+    assert "火星产业" in message and "名称或代码" in message and "/api/" not in message
