@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
+from tests.app.webforms import account, made
 from tests.factories import demand_payload, leader_payload, sme_payload
 
-PASSWORD = "correct horse 42"
 # Not the request's own work: the savepoint every test request runs in (tests/conftest.py), and
 # the signed-in user's token (looked up on each console page, its last use written at most once
 # a minute, so the count would depend on the clock).
@@ -60,30 +60,9 @@ def statements(engine: Engine) -> Iterator[Statements]:
         event.remove(engine, "before_cursor_execute", counter._record)
 
 
-def made(r, code: int = 201) -> Any:
-    assert r.status_code == code, r.text
-    return r.json() if r.content else None
-
-
-def signed_in(client: TestClient, username: str, role: str, **binding: int) -> TestClient:
-    """A browser signed in with a new account of this role."""
-    made(
-        client.post(
-            "/api/v1/users",
-            json={"username": username, "password": PASSWORD, "role": role, **binding},
-        )
-    )
-    web = TestClient(client.app, raise_server_exceptions=False)
-    r = web.post(
-        "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
-    )
-    assert r.status_code == 303, r.text
-    return web
-
-
 @pytest.fixture
 def organizer(client: TestClient) -> TestClient:
-    return signed_in(client, "organizer.count", "organizer")
+    return account(client, "organizer.count", "organizer")
 
 
 MEETINGS = 6
@@ -231,7 +210,7 @@ def test_a_participant_s_events_do_not_grow_with_the_events(
     client: TestClient, world: dict, statements: Statements
 ) -> None:
     leader = world["leaders"][0]["id"]
-    web = signed_in(client, "leader.count", "leader", leader_id=leader)
+    web = account(client, "leader.count", "leader", leader_id=leader)
     make_event(client, world, 1)
     one = statements.of(web, "/leader/events")
     for i in range(4):

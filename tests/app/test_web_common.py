@@ -54,7 +54,7 @@ def test_a_domain_error_on_any_console_page_is_one_html_page_and_rolls_back(
     client: TestClient,
 ) -> None:
     from app.errors import NotFound
-    from tests.app.test_web_organizer import account
+    from tests.app.webforms import account
 
     app = client.app
 
@@ -80,7 +80,7 @@ def test_a_domain_error_on_any_console_page_is_one_html_page_and_rolls_back(
 
 def test_a_bad_id_in_a_console_link_is_the_error_page_not_json(client) -> None:
     """Validation errors on console pages go to the one HTML error handler; the API keeps JSON."""
-    from tests.app.test_web_sme_leader import account
+    from tests.app.webforms import account
 
     web = account(client, "bad.link.sme", "sme")
     page = web.get("/sme/needs/abc")

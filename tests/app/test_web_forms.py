@@ -22,8 +22,7 @@ from tests.app.test_field_registry import (
     _demand_input,
     _names,
 )
-from tests.app.test_web_sme_leader import account, made
-from tests.app.webforms import rendered_form, submit
+from tests.app.webforms import account, made, rendered_form, submit
 from tests.factories import leader_payload, uscc
 
 # Read-back fields that change on every save.

@@ -8,30 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.app.webforms import account, made
 from tests.factories import demand_payload, leader_payload, sme_payload, uscc
-
-PASSWORD = "correct horse 42"
-
-
-def made(r, code: int = 201) -> Any:
-    assert r.status_code == code, r.text
-    return r.json() if r.content else None
-
-
-def account(client: TestClient, username: str, role: str, **binding: int) -> TestClient:
-    """An account made by the admin, signed in through the login form on a fresh client."""
-    made(
-        client.post(
-            "/api/v1/users",
-            json={"username": username, "password": PASSWORD, "role": role, **binding},
-        )
-    )
-    web = TestClient(client.app, raise_server_exceptions=False)
-    r = web.post(
-        "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
-    )
-    assert r.status_code == 303, r.text
-    return web
 
 
 def error_for(html: str, name: str) -> str:

@@ -5,37 +5,15 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.app.webforms import rendered_form
+from tests.app.webforms import PASSWORD, account, made, rendered_form
 from tests.factories import demand_payload, leader_payload, sme_payload, uscc
 
-PASSWORD = "correct horse 42"
 CONTACT_NOTE = "双方表达意向或安排会谈后可见联系方式"
-
-
-def made(r, code: int = 201) -> Any:
-    assert r.status_code == code, r.text
-    return r.json() if r.content else None
 
 
 def browser(client: TestClient) -> TestClient:
     """A fresh client of the same app without the admin header: it carries only its cookie."""
     return TestClient(client.app, raise_server_exceptions=False)
-
-
-def account(client: TestClient, username: str, role: str, **binding: int) -> TestClient:
-    """An account made by the admin, signed in through the login form."""
-    made(
-        client.post(
-            "/api/v1/users",
-            json={"username": username, "password": PASSWORD, "role": role, **binding},
-        )
-    )
-    web = browser(client)
-    r = web.post(
-        "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
-    )
-    assert r.status_code == 303, r.text
-    return web
 
 
 def error_for(html: str, name: str) -> str:

@@ -1,9 +1,34 @@
-"""What a browser submits for a console form left as rendered (tests of the form classes)."""
+"""Console test helpers: accounts signed in through the login form, and what a browser submits
+for a console form left as rendered (tests of the form classes)."""
 
 from html.parser import HTMLParser
 from typing import Any
 
 from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse 42"
+
+
+def made(r: Any, code: int = 201) -> Any:
+    """The JSON of a response with this status (None for an empty body)."""
+    assert r.status_code == code, r.text
+    return r.json() if r.content else None
+
+
+def account(client: TestClient, username: str, role: str, **binding: int) -> TestClient:
+    """An account made by the admin, signed in through the login form on a fresh client."""
+    made(
+        client.post(
+            "/api/v1/users",
+            json={"username": username, "password": PASSWORD, "role": role, **binding},
+        )
+    )
+    web = TestClient(client.app, raise_server_exceptions=False)
+    r = web.post(
+        "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text
+    return web
 
 
 class FormReader(HTMLParser):
